@@ -1,0 +1,40 @@
+# Airdock: `make run` serves the portal with everything it needs; `make test` runs the tests.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+export VENV
+
+.PHONY: run test venv services runtime-image migrate worker lock-runtime clean
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+venv: $(VENV)/.installed
+
+services: venv
+	scripts/services.sh
+
+runtime-image: services
+	scripts/runtime-image.sh
+
+migrate: venv
+	$(PY) manage.py migrate --noinput
+
+run: venv services runtime-image migrate
+	scripts/run.sh
+
+test: venv services runtime-image
+	scripts/test.sh
+
+# Re-pin a runtime line's packages (runtime/lines/LINE/requirements.in -> requirements.txt).
+lock-runtime: venv
+	for line in $$(ls runtime/lines); do \
+	  $(VENV)/bin/uv pip compile runtime/lines/$$line/requirements.in -o runtime/lines/$$line/requirements.txt \
+	    --python-version 3.11 --python-platform x86_64-manylinux_2_36 --no-header; done
+
+clean:
+	rm -rf $(VENV) var

@@ -1,0 +1,139 @@
+"""Admin for operators: every model, with columns, filters, search, read-only state and actions
+that go through the same services as the rest of the portal."""
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from .models import (
+    Deploy, Deployment, DeployStep, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
+)
+from .services import deployments as deployment_services
+
+
+class OrganizationMembershipInline(admin.TabularInline):
+    model = OrganizationMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+class WorkspaceMembershipInline(admin.TabularInline):
+    model = WorkspaceMembership
+    extra = 0
+    autocomplete_fields = ["user"]
+
+
+@admin.register(Organization)
+class OrganizationAdmin(admin.ModelAdmin):
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ["name"]}
+    inlines = [OrganizationMembershipInline]
+
+
+@admin.register(OrganizationMembership)
+class OrganizationMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "organization", "role", "created_at"]
+    list_filter = ["role", "organization"]
+    list_select_related = ["user", "organization"]
+    search_fields = ["user__username", "user__email", "organization__name"]
+    autocomplete_fields = ["user", "organization"]
+
+
+@admin.register(Workspace)
+class WorkspaceAdmin(admin.ModelAdmin):
+    list_display = ["name", "organization", "created_at"]
+    list_filter = ["organization"]
+    list_select_related = ["organization"]
+    search_fields = ["name", "organization__name"]
+    autocomplete_fields = ["organization"]
+    inlines = [WorkspaceMembershipInline]
+
+
+@admin.register(WorkspaceMembership)
+class WorkspaceMembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "workspace", "role", "created_at"]
+    list_filter = ["role", "workspace__organization"]
+    list_select_related = ["user", "workspace__organization"]
+    search_fields = ["user__username", "user__email", "workspace__name"]
+    autocomplete_fields = ["user", "workspace"]
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    list_display = [
+        "name", "workspace", "status", "desired_image_tag", "short_bundle_version",
+        "desired_airflow_version", "dag_deploy_enabled", "updated_at",
+    ]
+    list_filter = ["status", "executor", "dag_deploy_enabled", "workspace__organization"]
+    list_select_related = ["workspace__organization"]
+    search_fields = ["name", "workspace__name", "desired_image_tag", "desired_dag_bundle_version"]
+    autocomplete_fields = ["workspace"]
+    readonly_fields = [
+        "status", "status_reason", "desired_image_repository", "desired_image_tag", "desired_image_digest",
+        "desired_dag_bundle_version", "desired_airflow_version", "current_deploy", "created_at", "updated_at",
+    ]
+    actions = ["enable_dag_deploys", "disable_dag_deploys"]
+
+    @admin.display(description="DAG bundle")
+    def short_bundle_version(self, obj: Deployment) -> str:
+        return obj.desired_dag_bundle_version[:12]
+
+    def _set_dag_deploys(self, request: HttpRequest, queryset: QuerySet[Deployment], enabled: bool) -> None:
+        for deployment in queryset:
+            deployment_services.deployment_update(deployment=deployment, dag_deploy_enabled=enabled)
+        self.message_user(request, f"DAG-only deploys {'enabled' if enabled else 'disabled'} on {queryset.count()} deployment(s).", messages.SUCCESS)
+
+    @admin.action(description="Enable DAG-only deploys")
+    def enable_dag_deploys(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
+        self._set_dag_deploys(request, queryset, True)
+
+    @admin.action(description="Disable DAG-only deploys (bake DAGs into the image)")
+    def disable_dag_deploys(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
+        self._set_dag_deploys(request, queryset, False)
+
+
+class DeployStepInline(admin.TabularInline):
+    model = DeployStep
+    extra = 0
+    can_delete = False
+    fields = ["name", "state", "started_at", "finished_at", "message"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Deploy)
+class DeployAdmin(admin.ModelAdmin):
+    list_display = ["id", "deployment", "kind", "state_badge", "force", "created_by", "created_at", "image_tag", "short_bundle_version"]
+    list_filter = ["state", "kind", "force", "deployment__workspace__organization"]
+    list_select_related = ["deployment__workspace", "created_by"]
+    search_fields = ["=id", "deployment__name", "description", "image_tag", "image_digest", "dag_bundle_version"]
+    date_hierarchy = "created_at"
+    inlines = [DeployStepInline]
+    readonly_fields = [
+        "deployment", "kind", "state", "force", "run_pytest", "test_path", "image_name", "created_by",
+        "source_deploy", "archive", "archive_sha256", "created_at", "started_at", "finished_at",
+        "image_repository", "image_tag", "image_digest", "dag_bundle_version", "runtime_requested",
+        "runtime_image_used", "airflow_version", "parse_results", "test_results", "warnings", "error", "log",
+    ]
+    fields = ["description", *readonly_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # deploys are made by uploads, the API and rollbacks, which validate them
+
+    @admin.display(description="State", ordering="state")
+    def state_badge(self, obj: Deploy) -> str:
+        return format_html('<span class="badge status-{}">{}</span>', obj.state.lower(), obj.get_state_display())
+
+    @admin.display(description="DAG bundle")
+    def short_bundle_version(self, obj: Deploy) -> str:
+        return obj.dag_bundle_version[:12]
+
+    @admin.display(description="Log")
+    def log(self, obj: Deploy) -> str:
+        lines = obj.log_lines.order_by("seq").values_list("text", flat=True)
+        return format_html('<pre style="max-height:30rem;overflow:auto">{}</pre>', "\n".join(lines))

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("orgs/<slug:slug>/", views.organization_detail, name="organization_detail"),
+    path("orgs/<slug:slug>/workspaces/new/", views.workspace_create, name="workspace_create"),
+    path("workspaces/<int:pk>/", views.workspace_detail, name="workspace_detail"),
+    path("workspaces/<int:pk>/edit/", views.workspace_edit, name="workspace_edit"),
+    path("workspaces/<int:pk>/deployments/new/", views.deployment_create, name="deployment_create"),
+    path("deployments/<int:pk>/", views.deployment_detail, name="deployment_detail"),
+    path("deployments/<int:pk>/edit/", views.deployment_edit, name="deployment_edit"),
+]

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Run the test suite against the services `make services` started.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+export AIRDOCK_S3_ENDPOINT_URL=${AIRDOCK_S3_ENDPOINT_URL:-http://127.0.0.1:${AIRDOCK_S3_PORT:-9100}}
+export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
+exec "${VENV:-.venv}/bin/python" -m pytest "$@"
