@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import Deployment, Workspace
+from .models import Deploy, Deployment, Workspace
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -26,3 +26,19 @@ class DeploymentForm(forms.ModelForm):
         help_texts = {
             "worker_queues": 'JSON, e.g. [{"name": "default", "workers": 1, "concurrency": 5}]',
         }
+
+
+class DeployForm(forms.Form):
+    kind = forms.ChoiceField(choices=Deploy.Kind.choices, initial=Deploy.Kind.IMAGE_AND_DAGS)
+    archive = forms.FileField(
+        required=False, label="Project archive",
+        help_text="The Astro project as .zip or .tar.gz (Dockerfile and dags/ at its root).",
+    )
+    image_name = forms.CharField(
+        required=False, max_length=255, label="Prebuilt image",
+        help_text="Deploy an image already in the Docker engine instead of building one (like astro deploy --image-name).",
+    )
+    description = forms.CharField(required=False, max_length=500)
+    run_pytest = forms.BooleanField(required=False, label="Run the project's pytest suite")
+    test_path = forms.CharField(required=False, max_length=255, help_text="Optional: a path under tests/.")
+    force = forms.BooleanField(required=False, help_text="Failed checks become warnings instead of failing the deploy.")

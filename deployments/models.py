@@ -218,6 +218,7 @@ class Deploy(models.Model):
     )
     archive = models.FileField(upload_to="deploy-archives/%Y/%m/", blank=True, max_length=255)
     archive_sha256 = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job running this deploy.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -12,3 +12,9 @@ urlpatterns = [
     path("deployments/<int:pk>/", views.deployment_detail, name="deployment_detail"),
     path("deployments/<int:pk>/edit/", views.deployment_edit, name="deployment_edit"),
 ]
+urlpatterns += [
+    path("deployments/<int:pk>/deploys/", views.deploy_create, name="deploy_create"),
+    path("deploys/<int:pk>/", views.deploy_detail, name="deploy_detail"),
+    path("deploys/<int:pk>/redeploy/", views.deploy_redeploy, name="deploy_redeploy"),
+    path("deploys/<int:pk>/cancel/", views.deploy_cancel, name="deploy_cancel"),
+]

@@ -1,6 +1,9 @@
 """Pages. Each view reads through selectors (scoped to the user) and writes through services."""
 from __future__ import annotations
 
+import json
+import tempfile
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -9,8 +12,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from . import selectors
-from .forms import DeploymentForm, WorkspaceForm
+from .forms import DeployForm, DeploymentForm, WorkspaceForm
+from .services import archives
 from .services import deployments as deployment_services
+from .services import deploys as deploy_services
 from .services import tenancy
 
 
@@ -114,13 +119,18 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
         selectors.deployments_for_user(request.user).select_related("workspace__organization", "current_deploy"),
         pk=pk,
     )
+    return render(request, "deployments/deployment_detail.html", _deployment_context(request, deployment))
+
+
+def _deployment_context(request: HttpRequest, deployment, form: DeployForm | None = None) -> dict:
     role = selectors.workspace_role(request.user, deployment.workspace)
-    return render(request, "deployments/deployment_detail.html", {
+    return {
         "deployment": deployment,
         "deploys": deployment.deploys.select_related("created_by")[:50],
         "can_manage": role in selectors.MANAGE_ROLES,
         "can_deploy": role in selectors.DEPLOY_ROLES,
-    })
+        "deploy_form": form or DeployForm(initial={"run_pytest": deployment.pytest_by_default}),
+    }
 
 
 @login_required
@@ -143,3 +153,99 @@ def deployment_edit(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "deployments/form.html", {
         "form": form, "title": f"Edit deployment {deployment.name}", "cancel_url": deployment.get_absolute_url(),
     })
+
+
+def _uploaded_archive(request: HttpRequest):
+    """The uploaded archive, or the files of a folder picked in the browser packed as one."""
+    if request.FILES.get("archive"):
+        return request.FILES["archive"]
+    files = request.FILES.getlist("folder")
+    if not files:
+        return None
+    try:
+        paths = json.loads(request.POST.get("folder_paths", "[]"))
+    except json.JSONDecodeError:
+        paths = []
+    if len(paths) != len(files):
+        raise deploy_services.DeployError("The folder upload lost its file paths; pick the folder again or upload an archive.")
+    packed = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
+    archives.archive_from_files(list(zip(paths, files)), packed)
+    return packed
+
+
+@login_required
+@require_http_methods(["POST"])
+def deploy_create(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.get_or_404(
+        selectors.deployments_for_user(request.user).select_related("workspace__organization"), pk=pk
+    )
+    if not selectors.can_deploy(request.user, deployment.workspace):
+        raise PermissionDenied("Members may look, not deploy: ask a workspace owner for the author role.")
+    form = DeployForm(request.POST, request.FILES)
+    status = 400
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            deploy = deploy_services.deploy_create(
+                deployment=deployment, user=request.user, kind=data["kind"], archive=_uploaded_archive(request),
+                image_name=data["image_name"], description=data["description"], force=data["force"],
+                run_pytest=data["run_pytest"] or bool(data["test_path"]),
+                test_path=data["test_path"],
+            )
+        except deploy_services.DeployConflict as exc:
+            form.add_error(None, str(exc))
+            status = 409
+        except deploy_services.DeployError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Deploy {deploy.pk} queued.")
+            return redirect(deploy)
+    return render(request, "deployments/deployment_detail.html", _deployment_context(request, deployment, form), status=status)
+
+
+@login_required
+def deploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deploy = selectors.get_or_404(
+        selectors.deploys_for_user(request.user).select_related(
+            "deployment__workspace__organization", "created_by", "source_deploy"
+        ),
+        pk=pk,
+    )
+    return render(request, "deployments/deploy_detail.html", {
+        "deploy": deploy,
+        "steps": deploy.steps.all(),
+        "log_lines": deploy.log_lines.only("seq", "step", "text"),
+        "can_deploy": selectors.can_deploy(request.user, deploy.deployment.workspace),
+    })
+
+
+def _deploy_to_act_on(request: HttpRequest, pk: int):
+    """A deploy of the user's, which the user may deploy or cancel (404 if foreign, 403 if read-only)."""
+    deploy = selectors.get_or_404(selectors.deploys_for_user(request.user).select_related("deployment__workspace"), pk=pk)
+    if not selectors.can_deploy(request.user, deploy.deployment.workspace):
+        raise PermissionDenied("Members may look, not deploy or cancel.")
+    return deploy
+
+
+@login_required
+@require_http_methods(["POST"])
+def deploy_redeploy(request: HttpRequest, pk: int) -> HttpResponse:
+    deploy = _deploy_to_act_on(request, pk)
+    try:
+        new = deploy_services.deploy_redeploy(deploy=deploy, user=request.user)
+    except deploy_services.DeployError as exc:
+        messages.error(request, str(exc))
+        return redirect(deploy)
+    messages.success(request, f"Deploy {new.pk} queued: building deploy {deploy.pk}'s project again.")
+    return redirect(new)
+
+
+@login_required
+@require_http_methods(["POST"])
+def deploy_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    deploy = _deploy_to_act_on(request, pk)
+    if deploy_services.deploy_cancel(deploy=deploy, user=request.user):
+        messages.success(request, f"Deploy {deploy.pk} cancelled; the deployment keeps what it ran.")
+    else:
+        messages.error(request, f"Deploy {deploy.pk} had already ended.")
+    return redirect(deploy)

@@ -9,6 +9,7 @@ import environ
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(environ.Env().str("AIRDOCK_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)  # the SQLite file, archives and local bundles live here
 
 env = environ.Env()
 
@@ -145,6 +146,37 @@ AIRDOCK_REGISTRY = env.str("AIRDOCK_REGISTRY", default="127.0.0.1:5000")
 AIRDOCK_REGISTRY_USERNAME = env.str("AIRDOCK_REGISTRY_USERNAME", default="")
 AIRDOCK_REGISTRY_PASSWORD = env.str("AIRDOCK_REGISTRY_PASSWORD", default="")
 AIRDOCK_REGISTRY_INSECURE = env.bool("AIRDOCK_REGISTRY_INSECURE", default=True)
+
+# Base images: Astro Runtime images resolve to the local image of their Airflow line. Each rule:
+# a regex for the image (group "version", optional "suffix" holding -base / -python-3.x), the lines
+# it knows (line -> version regex) and the line an unknown version falls back to, with a warning.
+AIRDOCK_RUNTIME_IMAGE = env.str("AIRDOCK_RUNTIME_IMAGE", default="airdock/runtime")
+AIRDOCK_BASE_IMAGE_MAP = env.json("AIRDOCK_BASE_IMAGE_MAP", default=[
+    {
+        "match": r"quay\.io/astronomer/astro-runtime:(?P<version>\d+\.\d+\.\d+)(?P<suffix>(?:-python-3\.\d+|-base)*)",
+        "lines": {"2.10": r"12\.\d+\.\d+"},
+        "default_line": "2.10",
+    },
+    {
+        "match": r"(?:astrocrpublic\.azurecr\.io|quay\.io/astronomer)/runtime:(?P<version>\d+\.\d+-\d+)(?P<suffix>(?:-python-3\.\d+|-base)*)",
+        "lines": {"3.1": r"3\.[01]-\d+"},
+        "default_line": "3.1",
+    },
+])
+
+# Deploy limits.
+AIRDOCK_ARCHIVE_MAX_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_BYTES", default=200 * 1024 * 1024)
+AIRDOCK_ARCHIVE_MAX_ENTRIES = env.int("AIRDOCK_ARCHIVE_MAX_ENTRIES", default=20_000)
+AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES", default=1024 * 1024 * 1024)
+AIRDOCK_ARCHIVE_MAX_RATIO = env.int("AIRDOCK_ARCHIVE_MAX_RATIO", default=200)
+AIRDOCK_BUILD_TIMEOUT = env.int("AIRDOCK_BUILD_TIMEOUT", default=1800)
+AIRDOCK_BUILD_MEMORY = env.int("AIRDOCK_BUILD_MEMORY", default=4 * 1024**3)
+AIRDOCK_CHECK_TIMEOUT = env.int("AIRDOCK_CHECK_TIMEOUT", default=600)
+AIRDOCK_CHECK_MEMORY = env.int("AIRDOCK_CHECK_MEMORY", default=2 * 1024**3)
+AIRDOCK_PUSH_TIMEOUT = env.int("AIRDOCK_PUSH_TIMEOUT", default=1800)
+AIRDOCK_DEPLOY_JOB_TIMEOUT = env.int("AIRDOCK_DEPLOY_JOB_TIMEOUT", default=4 * 3600)
+DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FILES", default=5000)
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 
 # Security: strict whenever DEBUG is off; each value can still be set from the environment.
 SECURE = not DEBUG

@@ -4,5 +4,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 export AIRDOCK_S3_ENDPOINT_URL=${AIRDOCK_S3_ENDPOINT_URL:-http://127.0.0.1:${AIRDOCK_S3_PORT:-9100}}
+# Tests use their own Redis database so a running portal's queues are never touched.
+export REDIS_URL=${AIRDOCK_TEST_REDIS_URL:-redis://127.0.0.1:${AIRDOCK_REDIS_PORT:-6379}/15}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
 exec "${VENV:-.venv}/bin/python" -m pytest "$@"

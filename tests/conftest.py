@@ -54,3 +54,15 @@ def member(workspace, role: str):
     factories.OrganizationMembershipFactory(organization=workspace.organization, user=user)
     factories.WorkspaceMembershipFactory(workspace=workspace, user=user, role=role)
     return user
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage(settings, tmp_path_factory):
+    """Archives and DAG bundles of each test go to a fresh folder, never to var/."""
+    root = tmp_path_factory.mktemp("storage")
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "archives"}},
+        "bundles": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "bundles"}},
+    }
+    return root

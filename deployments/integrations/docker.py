@@ -1,0 +1,281 @@
+"""The Docker engine, behind small functions that raise clear, typed errors.
+
+Every function takes an `on_line` callback so build, check and push output reaches the deploy log
+as it happens.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import docker
+import docker.errors
+import requests.exceptions
+from django.conf import settings
+
+LineSink = Callable[[str], None]
+
+
+class DockerError(Exception):
+    """The Docker engine could not do what was asked; the message says what and why."""
+
+
+class BuildError(DockerError):
+    pass
+
+
+class PushError(DockerError):
+    pass
+
+
+class CheckError(DockerError):
+    pass
+
+
+class StepTimeout(DockerError):
+    pass
+
+
+def client(timeout: int = 120) -> docker.DockerClient:
+    try:
+        if settings.AIRDOCK_DOCKER_URL:
+            return docker.DockerClient(base_url=settings.AIRDOCK_DOCKER_URL, timeout=timeout)
+        return docker.from_env(timeout=timeout)
+    except docker.errors.DockerException as exc:
+        raise DockerError(f"Cannot reach the Docker engine ({exc}). Is it running? (make services)") from exc
+
+
+class _Lines:
+    """Turn a stream of text chunks into whole lines."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self.sink, self.buffer = sink, ""
+
+    def feed(self, text: str) -> None:
+        self.buffer += text.replace("\r\n", "\n")
+        *lines, self.buffer = self.buffer.split("\n")
+        for line in lines:
+            if line.strip():
+                self.sink(line.rstrip())
+
+    def close(self) -> None:
+        if self.buffer.strip():
+            self.sink(self.buffer.rstrip())
+        self.buffer = ""
+
+
+def image_exists(name: str) -> bool:
+    try:
+        client().images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise DockerError(f"Cannot look up the image {name!r}: {exc.explanation or exc}") from exc
+
+
+def image_labels(name: str) -> dict[str, str]:
+    try:
+        return client().images.get(name).labels or {}
+    except docker.errors.ImageNotFound:
+        return {}
+
+
+def image_pull(name: str, *, on_line: LineSink) -> None:
+    """Pull an image not present locally; raise DockerError if the registry refuses."""
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    on_line(f"Pulling {name}")
+    try:
+        client(timeout=600).images.pull(repository, tag=tag)
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise DockerError(f"Cannot pull {name}: {getattr(exc, 'explanation', None) or exc}") from exc
+
+
+def image_build(
+    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int, labels: dict[str, str]
+) -> str:
+    """Build `context_dir` (honouring its .dockerignore) and return the image id.
+
+    The engine's own output streams to on_line. Raise BuildError on a failed step and StepTimeout
+    when the build runs longer than `timeout` seconds.
+    """
+    api = client(timeout=timeout).api
+    deadline = time.monotonic() + timeout
+    lines = _Lines(on_line)
+    image_id = ""
+    try:
+        stream = api.build(
+            path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
+            network_mode="host", labels=labels,
+            container_limits={"memory": memory, "memswap": -1},
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                lines.feed(chunk["stream"])
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                lines.close()
+                message = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
+                raise BuildError(f"The image build failed: {message.strip()}")
+            if time.monotonic() > deadline:
+                raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.")
+    except requests.exceptions.ReadTimeout as exc:
+        raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.") from exc
+    except docker.errors.APIError as exc:
+        raise BuildError(f"The image build failed: {exc.explanation or exc}") from exc
+    lines.close()
+    if not image_id:
+        try:
+            image_id = api.inspect_image(tag)["Id"]
+        except docker.errors.APIError as exc:
+            raise BuildError("The build ended without producing an image.") from exc
+    return image_id
+
+
+def image_history(name: str) -> list[dict]:
+    return client().api.history(name)
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    output: str
+    files: dict[str, bytes]
+
+
+def tar_of(files: Iterable[tuple[str, bytes]], *, uid: int = 50000, dirs: Iterable[str] = ()) -> bytes:
+    """Pack (path, content) pairs into a tar owned by `uid` (the runtime's astro user)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name in dirs:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, uid, 0
+            archive.addfile(info)
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, uid, 0
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def container_run(
+    *,
+    image: str,
+    command: list[str],
+    step: str,
+    files: bytes = b"",
+    working_dir: str | None = None,
+    environment: dict[str, str] | None = None,
+    timeout: int,
+    memory: int,
+    on_line: LineSink,
+    fetch: Iterable[str] = (),
+) -> RunResult:
+    """Run a command in a fresh container without network; copy `files` (a tar) to / first.
+
+    Return its exit code and output, plus the files named in `fetch` (missing ones are left out).
+    Raise StepTimeout (naming `step`) when it runs longer than `timeout` seconds.
+    """
+    engine = client(timeout=timeout + 30)
+    try:
+        container = engine.containers.create(
+            image, command=command, working_dir=working_dir, environment=environment or {},
+            network_mode="none", mem_limit=memory, memswap_limit=memory, detach=True,
+            labels={"io.airdock.step": step},
+        )
+    except docker.errors.ImageNotFound as exc:
+        raise CheckError(f"The image {image} is not in the Docker engine.") from exc
+    except docker.errors.APIError as exc:
+        raise CheckError(f"Cannot start the {step} container: {exc.explanation or exc}") from exc
+    output: list[str] = []
+
+    def sink(line: str) -> None:
+        output.append(line)
+        on_line(line)
+
+    try:
+        if files and not container.put_archive("/", files):
+            raise CheckError(f"Cannot copy the project into the {step} container.")
+        container.start()
+        # The output is read here, in the caller's thread (its callback may write to the database);
+        # a watchdog only kills the container when time runs out, which ends the stream.
+        timed_out = threading.Event()
+
+        def watchdog() -> None:
+            if not finished.wait(timeout):
+                timed_out.set()
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+
+        finished = threading.Event()
+        threading.Thread(target=watchdog, daemon=True).start()
+        lines = _Lines(sink)
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                lines.feed(chunk.decode("utf-8", "replace"))
+            lines.close()
+            status = container.wait(timeout=60)
+        finally:
+            finished.set()
+        if timed_out.is_set():
+            raise StepTimeout(f"The {step} took longer than {timeout} s and was stopped (AIRDOCK_CHECK_TIMEOUT).")
+        fetched: dict[str, bytes] = {}
+        for path in fetch:
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                member = archive.next()
+                extracted = archive.extractfile(member) if member else None
+                if extracted is not None:
+                    fetched[path] = extracted.read()
+        return RunResult(exit_code=int(status.get("StatusCode", 1)), output="\n".join(output), files=fetched)
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass
+
+
+def image_push(
+    *, image: str, repository: str, tag: str, on_line: LineSink, timeout: int
+) -> str:
+    """Tag `image` as repository:tag, push it with the configured credentials; return the digest."""
+    api = client(timeout=timeout).api
+    try:
+        api.tag(image, repository, tag=tag)
+    except docker.errors.APIError as exc:
+        raise PushError(f"Cannot tag the image for the registry: {exc.explanation or exc}") from exc
+    auth = None
+    if settings.AIRDOCK_REGISTRY_USERNAME:
+        auth = {"username": settings.AIRDOCK_REGISTRY_USERNAME, "password": settings.AIRDOCK_REGISTRY_PASSWORD}
+    digest = ""
+    reported: dict[str, str] = {}
+    try:
+        for event in api.push(repository, tag=tag, stream=True, decode=True, auth_config=auth):
+            if "error" in event:
+                message = (event.get("errorDetail") or {}).get("message") or event["error"]
+                raise PushError(f"The registry refused the push of {repository}:{tag}: {message}")
+            if event.get("aux", {}).get("Digest"):
+                digest = event["aux"]["Digest"]
+            layer, status = event.get("id"), event.get("status", "")
+            if layer and status and status not in ("Pushing", "Waiting") and reported.get(layer) != status:
+                reported[layer] = status
+                on_line(f"{layer}: {status}")
+            elif not layer and status:
+                on_line(status)
+    except requests.exceptions.RequestException as exc:
+        raise PushError(f"Cannot reach the registry for {repository}: {exc}") from exc
+    except docker.errors.APIError as exc:
+        raise PushError(f"The push of {repository}:{tag} failed: {exc.explanation or exc}") from exc
+    if not digest:
+        raise PushError(f"The registry did not report a digest for {repository}:{tag}.")
+    return digest
