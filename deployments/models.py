@@ -229,6 +229,9 @@ class Deploy(models.Model):
     runtime_requested = models.CharField(max_length=255, blank=True, help_text="FROM line of the Dockerfile.")
     runtime_image_used = models.CharField(max_length=255, blank=True)
     airflow_version = models.CharField(max_length=32, blank=True)
+    airflow_change = models.CharField(
+        max_length=64, blank=True, help_text="Set when the deploy moves the deployment to another Airflow major version."
+    )
     parse_results = models.JSONField(default=dict, blank=True)
     test_results = models.JSONField(default=dict, blank=True)
     warnings = models.JSONField(default=list, blank=True)

@@ -165,11 +165,14 @@ def _uploaded_archive(request: HttpRequest):
     try:
         paths = json.loads(request.POST.get("folder_paths", "[]"))
     except json.JSONDecodeError:
-        paths = []
-    if len(paths) != len(files):
+        paths = None
+    if not isinstance(paths, list) or len(paths) != len(files) or not all(isinstance(p, str) for p in paths):
         raise deploy_services.DeployError("The folder upload lost its file paths; pick the folder again or upload an archive.")
     packed = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)
-    archives.archive_from_files(list(zip(paths, files)), packed)
+    try:
+        archives.archive_from_files([(p, f, f.size) for p, f in zip(paths, files)], packed)
+    except archives.ArchiveError as exc:
+        raise deploy_services.DeployError(str(exc)) from exc
     return packed
 
 
@@ -186,8 +189,9 @@ def deploy_create(request: HttpRequest, pk: int) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         try:
+            archive = _uploaded_archive(request)
             deploy = deploy_services.deploy_create(
-                deployment=deployment, user=request.user, kind=data["kind"], archive=_uploaded_archive(request),
+                deployment=deployment, user=request.user, kind=data["kind"], archive=archive,
                 image_name=data["image_name"], description=data["description"], force=data["force"],
                 run_pytest=data["run_pytest"] or bool(data["test_path"]),
                 test_path=data["test_path"],

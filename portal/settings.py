@@ -170,6 +170,10 @@ AIRDOCK_ARCHIVE_MAX_ENTRIES = env.int("AIRDOCK_ARCHIVE_MAX_ENTRIES", default=20_
 AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES", default=1024 * 1024 * 1024)
 AIRDOCK_ARCHIVE_MAX_RATIO = env.int("AIRDOCK_ARCHIVE_MAX_RATIO", default=200)
 AIRDOCK_BUILD_TIMEOUT = env.int("AIRDOCK_BUILD_TIMEOUT", default=1800)
+# Builds need a network for packages.txt / requirements.txt. "host" is what works on an engine
+# without a bridge; it also lets a Dockerfile's RUN reach loopback services, so give Redis, the
+# registry and S3 credentials in production, or run the engine with a bridge and set "bridge".
+AIRDOCK_BUILD_NETWORK = env.str("AIRDOCK_BUILD_NETWORK", default="host")
 AIRDOCK_BUILD_MEMORY = env.int("AIRDOCK_BUILD_MEMORY", default=4 * 1024**3)
 AIRDOCK_CHECK_TIMEOUT = env.int("AIRDOCK_CHECK_TIMEOUT", default=600)
 AIRDOCK_CHECK_MEMORY = env.int("AIRDOCK_CHECK_MEMORY", default=2 * 1024**3)

@@ -151,3 +151,27 @@ def test_it_accepts_a_dags_only_archive_for_dag_deploys(tmp_path):
     assert archive_inspect(path, require="dags").has_dir("dags")
     with pytest.raises(ArchiveError, match="needs a dags/ folder"):
         archive_inspect(tar_gz(tmp_path, [file_member("include/x.py")], "n.tar.gz"), require="dags")
+
+
+def test_it_counts_entries_without_names_against_the_limit(tmp_path, small_limits):
+    dirs = []
+    for _ in range(60):
+        info = tarfile.TarInfo("./")
+        info.type = tarfile.DIRTYPE
+        dirs.append((info, None))
+    path = tar_gz(tmp_path, base_members() + dirs)
+    with pytest.raises(ArchiveError, match="more than 50 entries"):
+        archive_inspect(path)
+
+
+def test_it_rejects_a_name_used_as_file_and_folder(tmp_path):
+    path = tar_gz(tmp_path, base_members() + [file_member("include"), file_member("include/x.py")])
+    with pytest.raises(ArchiveError, match="both as a file and as a folder"):
+        archive_inspect(path)
+
+
+def test_it_explains_a_zip_whose_utf8_flagged_name_is_not_utf8(tmp_path):
+    path = zip_file(tmp_path, {**PROJECT, "dags/é-marker.py": b""})
+    path.write_bytes(path.read_bytes().replace("é".encode(), b"\xff\xfe"))
+    with pytest.raises(ArchiveError, match="not valid UTF-8"):
+        archive_inspect(path)

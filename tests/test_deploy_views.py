@@ -158,3 +158,27 @@ def test_it_fails_a_deploy_it_cannot_queue(alice, deployment, archive, monkeypat
 def test_it_keeps_test_paths_under_tests(alice, deployment, archive, test_path):
     with pytest.raises(deploys.DeployError, match="must lie under tests/"):
         deploys.deploy_create(deployment=deployment, user=alice, archive=io.BytesIO(archive), test_path=test_path)
+
+
+def test_it_refuses_another_deployments_image_as_a_prebuilt_image(alice, deployment, workspace):
+    other = factories.DeploymentFactory(workspace=workspace, name="other")
+    for name in [f"airdock-build/deployment-{other.pk}:deploy-1", f"127.0.0.1:5000/acme/deployment-{other.pk}:deploy-x"]:
+        with pytest.raises(deploys.DeployError, match="belongs to another deployment"):
+            deploys.deploy_create(deployment=deployment, user=alice, kind="IMAGE", image_name=name)
+
+
+def test_it_explains_a_folder_upload_without_paths(client, bob, deployment):
+    client.force_login(bob)
+    response = client.post(reverse("deploy_create", args=[deployment.pk]), {
+        "kind": "IMAGE_AND_DAGS", "folder_paths": '{"not": "a list"}', "folder": [SimpleUploadedFile("Dockerfile", b"FROM x")],
+    })
+    assert response.status_code == 400 and "lost its file paths" in response.content.decode()
+
+
+def test_it_reaps_lost_deploys_from_the_command(deployment):
+    lost = factories.DeployFactory(deployment=deployment, state=Deploy.State.TESTING)
+    Deploy.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    from django.core.management import call_command
+    call_command("airdock_reaper")
+    lost.refresh_from_db()
+    assert lost.state == Deploy.State.FAILED

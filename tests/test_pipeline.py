@@ -135,7 +135,9 @@ def test_it_runs_only_the_image_part_of_an_image_only_deploy(alice, deployment, 
 def test_it_deploys_a_prebuilt_image_without_building(alice, workspace, deployment, project):
     built = run(deployment, alice, project)
     other = factories.DeploymentFactory(workspace=workspace, name="other")
-    deploy = run(other, alice, None, kind="IMAGE", image_name=f"{built.image_repository}:{built.image_tag}")
+    import docker
+    docker.from_env().api.tag(f"{built.image_repository}:{built.image_tag}", "acme/custom-airflow", tag="1.0")
+    deploy = run(other, alice, None, kind="IMAGE", image_name="acme/custom-airflow:1.0")
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
     assert steps(deploy)[Deploy.State.BUILDING] == DeployStep.State.SKIPPED
     assert steps(deploy)[Deploy.State.PUSHING] == DeployStep.State.SUCCEEDED

@@ -5,6 +5,7 @@ as it happens.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import io
 import tarfile
@@ -51,6 +52,10 @@ def client(timeout: int = 120) -> docker.DockerClient:
         raise DockerError(f"Cannot reach the Docker engine ({exc}). Is it running? (make services)") from exc
 
 
+MAX_PARTIAL_LINE = 64 * 1024
+MAX_KEPT_OUTPUT = 2000  # lines of a check's output kept in memory (all reach on_line)
+
+
 class _Lines:
     """Turn a stream of text chunks into whole lines."""
 
@@ -60,6 +65,9 @@ class _Lines:
     def feed(self, text: str) -> None:
         self.buffer += text.replace("\r\n", "\n")
         *lines, self.buffer = self.buffer.split("\n")
+        if len(self.buffer) > MAX_PARTIAL_LINE:  # a line without end: pass it on in pieces
+            lines.append(self.buffer)
+            self.buffer = ""
         for line in lines:
             if line.strip():
                 self.sink(line.rstrip())
@@ -98,7 +106,7 @@ def image_pull(name: str, *, on_line: LineSink) -> None:
 
 
 def image_build(
-    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int, labels: dict[str, str]
+    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int
 ) -> str:
     """Build `context_dir` (honouring its .dockerignore) and return the image id.
 
@@ -112,7 +120,7 @@ def image_build(
     try:
         stream = api.build(
             path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
-            network_mode="host", labels=labels,
+            network_mode=settings.AIRDOCK_BUILD_NETWORK,
             container_limits={"memory": memory, "memswap": -1},
         )
         for chunk in stream:
@@ -194,7 +202,7 @@ def container_run(
         raise CheckError(f"The image {image} is not in the Docker engine.") from exc
     except docker.errors.APIError as exc:
         raise CheckError(f"Cannot start the {step} container: {exc.explanation or exc}") from exc
-    output: list[str] = []
+    output: collections.deque[str] = collections.deque(maxlen=MAX_KEPT_OUTPUT)
 
     def sink(line: str) -> None:
         output.append(line)

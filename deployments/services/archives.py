@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import fnmatch
 import hashlib
-import io
 import os
 import stat
 import tarfile
@@ -111,7 +110,9 @@ def _zip_entries(path: Path) -> Iterable[tuple[str, bool, int, int]]:
     """Yield (name, is_dir, size, compressed size) after reading every member once (CRC check)."""
     try:
         archive = zipfile.ZipFile(path)
-    except zipfile.BadZipFile as exc:
+    except UnicodeDecodeError as exc:
+        raise ArchiveError("The .zip archive has an entry whose name is not valid UTF-8; rename it.") from exc
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise ArchiveError(f"The .zip archive is corrupt or truncated ({exc}); pack it again.") from exc
     with archive:
         for info in archive.infolist():
@@ -148,12 +149,14 @@ def _tar_entries(path: Path) -> Iterable[tuple[str, bool, int, int]]:
                     raise ArchiveError(f"The entry {raw!r} is a link; only regular files and folders are allowed.")
                 if not (member.isfile() or member.isdir()):
                     raise ArchiveError(f"The entry {raw!r} is a device or special file; only regular files and folders are allowed.")
-                if member.isfile():  # read the data so truncation and corruption show now
+                # The caller checks the declared size first; then the data is read so truncation
+                # and corruption show now, never more than the limits allow.
+                yield raw, member.isdir(), member.size if member.isfile() else 0, 0
+                if member.isfile():
                     stream = archive.extractfile(member)
                     assert stream is not None
                     while stream.read(1 << 20):
                         pass
-                yield raw, member.isdir(), member.size if member.isfile() else 0, 0
     except ArchiveError:
         raise
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
@@ -177,12 +180,14 @@ def archive_inspect(path: Path, *, require: str = "project") -> ArchiveInfo:
     entries: list[Entry] = []
     seen: dict[str, str] = {}
     total = 0
+    count = 0
     for raw, is_dir, size, _compressed in raw_entries:
+        count += 1
+        if count > lim["max_entries"]:
+            raise ArchiveError(f"The archive has more than {lim['max_entries']:,} entries; remove what the project does not need.")
         name = _normalize(raw)
         if not name:
             continue
-        if len(entries) >= lim["max_entries"]:
-            raise ArchiveError(f"The archive has more than {lim['max_entries']:,} entries; remove what the project does not need.")
         key = name.casefold()
         if key in seen and not is_dir:
             raise ArchiveError(f"The archive holds {name!r} twice (also as {seen[key]!r}); keep one.")
@@ -196,6 +201,15 @@ def archive_inspect(path: Path, *, require: str = "project") -> ArchiveInfo:
             f"The archive expands {total / compressed:,.0f} times (limit {lim['max_ratio']}); "
             "it looks like a compression bomb."
         )
+    files = {e.name for e in entries if not e.is_dir}
+    for entry in entries:
+        parent = entry.name.rsplit("/", 1)[0] if "/" in entry.name else ""
+        while parent:
+            if parent in files:
+                raise ArchiveError(f"The archive holds {parent!r} both as a file and as a folder; keep one.")
+            parent = parent.rsplit("/", 1)[0] if "/" in parent else ""
+        if entry.is_dir and entry.name in files:
+            raise ArchiveError(f"The archive holds {entry.name!r} both as a file and as a folder; keep one.")
     info = ArchiveInfo(format=fmt, entries=entries, total_size=total, compressed_size=compressed)
     _strip_wrapping_folder(info)
     info.excluded = [e.name for e in info.entries if is_excluded(e.name)]
@@ -272,15 +286,17 @@ def archive_extract(path: Path, info: ArchiveInfo, dest: Path) -> None:
                     _write(dest, entry, stream, budget)
 
 
-def archive_from_files(files: list[tuple[str, IO[bytes]]], out: IO[bytes]) -> None:
-    """Pack files picked as a folder in the browser (relative path, content) into a .tar.gz."""
+def archive_from_files(files: list[tuple[str, IO[bytes], int]], out: IO[bytes]) -> None:
+    """Pack files picked as a folder in the browser (relative path, stream, size) into a .tar.gz."""
+    total, limit = 0, limits()["max_total"]
     with tarfile.open(fileobj=out, mode="w:gz") as archive:
-        for relpath, stream in files:
-            data = stream.read()
+        for relpath, stream, size in files:
+            total += size
+            if total > limit:
+                raise ArchiveError(f"The folder holds more than {limit:,} bytes; the limit is {limit:,}.")
             info = tarfile.TarInfo(relpath)
-            info.size = len(data)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(data))
+            info.size, info.mode = size, 0o644
+            archive.addfile(info, stream)
 
 
 def sha256_file(path: Path) -> str:

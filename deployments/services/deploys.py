@@ -108,8 +108,7 @@ def _check_kind(
             "turn them on in the deployment's settings, or make a full deploy."
         )
     if image_name:
-        if not engine.image_exists(image_name):
-            raise DeployError(f"The image {image_name!r} is not in the Docker engine; build or pull it there first.")
+        _check_prebuilt_image(deployment=deployment, image_name=image_name)
         needs_dags = kind == Kind.IMAGE_AND_DAGS and deployment.dag_deploy_enabled
         if needs_dags and not has_archive:
             raise DeployError("This deployment takes its DAGs apart from the image: upload the project with the prebuilt image, or choose an image-only deploy.")
@@ -117,6 +116,22 @@ def _check_kind(
     if not has_archive:
         raise DeployError("Upload the Astro project as a .zip or .tar.gz archive.")
     return "dags" if kind == Kind.DAGS else "project"
+
+
+def _check_prebuilt_image(*, deployment: Deployment, image_name: str) -> None:
+    """A prebuilt image must exist and must not be another deployment's build or push."""
+    own = f"{settings.AIRDOCK_REGISTRY}/{deployment.workspace.organization.slug}/deployment-{deployment.pk}:"
+    foreign = image_name.startswith("airdock-build/") or (
+        image_name.startswith(f"{settings.AIRDOCK_REGISTRY}/") and not image_name.startswith(own)
+    )
+    if foreign:
+        raise DeployError(f"The image {image_name!r} belongs to another deployment; deploy your own image.")
+    try:
+        exists = engine.image_exists(image_name)
+    except engine.DockerError as exc:
+        raise DeployError(f"Cannot look up the image {image_name!r}: {exc}") from exc
+    if not exists:
+        raise DeployError(f"The image {image_name!r} is not in the Docker engine; build or pull it there first.")
 
 
 def _spool(upload: IO[bytes]) -> Path:
@@ -505,10 +520,10 @@ class _Run:
         existing = ignore.read_text(encoding="utf-8", errors="replace") if ignore.exists() else ""
         ignore.write_text(existing.rstrip("\n") + "\n" + "\n".join(extra) + "\n", encoding="utf-8")
         tag = f"airdock-build/deployment-{self.deployment.pk}:deploy-{self.deploy.pk}"
+        # No per-deploy labels: an unchanged project must give the very same image, every layer cached.
         engine.image_build(
             context_dir=paths.project, tag=tag, on_line=self.log,
             timeout=settings.AIRDOCK_BUILD_TIMEOUT, memory=settings.AIRDOCK_BUILD_MEMORY,
-            labels={"io.airdock.deploy": str(self.deploy.pk), "io.airdock.deployment": str(self.deployment.pk)},
         )
         self.image = tag
 
@@ -563,6 +578,7 @@ class _Run:
         self.deploy.parse_results = summary
         self.deploy.airflow_version = summary.get("airflow_version", "") or self.deploy.airflow_version
         self._save("parse_results", "airflow_version")
+        self._note_airflow_change()
         failed = [f for f in summary["files"] if f["error"]]
         self.log(f"Parsed {len(summary['files'])} DAG files: {len(summary['dag_ids'])} DAGs, {len(failed)} import errors (Airflow {self.deploy.airflow_version}).")
         if failed:
@@ -570,6 +586,15 @@ class _Run:
                 f"{f['file']}{' line ' + str(f['line']) if f['line'] else ''}: {_last_line(f['error'])}" for f in failed
             )
             raise CheckFailed(f"{len(failed)} DAG file(s) failed to import: {details}")
+
+    def _note_airflow_change(self) -> None:
+        """Say so when this deploy moves the deployment from one Airflow major version to another."""
+        before, after = self.deployment.desired_airflow_version, self.deploy.airflow_version
+        if self.deploy.kind == Kind.DAGS or not before or not after or before.split(".")[0] == after.split(".")[0]:
+            return
+        self.deploy.airflow_change = f"Airflow {before} → {after}"
+        self._save("airflow_change")
+        self.log(f"NOTE: this deploy moves {self.deployment.name} from Airflow {before} to Airflow {after}.")
 
     def _parse_line(self, line: str) -> None:
         if not line.startswith(PARSE_MARK):

@@ -1,0 +1,180 @@
+"""Real Astro projects (laid out as `astro dev init` lays them out, Dockerfile with only a FROM
+line) build, parse and test here as on Astro, for both Runtime lines."""
+import io
+
+import docker
+import pytest
+
+from deployments.models import Deploy, DeployStep
+from deployments.services import deploys, runtimes
+from tests import factories
+from tests.projects import FAILING_TEST, GOOD_DAG_2, GOOD_DAG_3, make_project, pack
+
+pytestmark = [pytest.mark.services, pytest.mark.django_db]
+
+MODULE_LEVEL_LOOKUPS = {
+    "3.1": "from airflow.sdk import Variable\nfrom airflow.sdk.bases.hook import BaseHook\n",
+    "2.10": "from airflow.models import Variable\nfrom airflow.hooks.base import BaseHook\n",
+}
+LOOKUP_DAG = '''\
+import os
+from datetime import datetime
+
+{imports}
+from {dag_module} import dag, task
+
+BUCKET = Variable.get("bucket_name")  # not set anywhere at parse time
+CONN = BaseHook.get_connection("warehouse")  # nor is this Connection
+TOKEN = os.environ["API_TOKEN"]  # nor this environment variable
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def lookups():
+    @task
+    def show():
+        print(BUCKET, CONN.host, TOKEN)
+
+    show()
+
+
+lookups()
+'''
+AIRFLOW3_ONLY_DAG = '''\
+from datetime import datetime
+
+from airflow.sdk import asset, dag  # line 3: Airflow 3 only
+
+
+@asset(schedule=None)
+def daily_report():
+    return "ok"
+'''
+
+
+def sample(tmp_path, line):
+    dag_module = "airflow.sdk" if line == "3.1" else "airflow.decorators"
+    return make_project(
+        tmp_path / f"project-{line}", line=line,
+        packages="jq\n", requirements="emoji==2.16.0\n",
+        dags={
+            "example_dag.py": GOOD_DAG_3 if line == "3.1" else GOOD_DAG_2,
+            "lookups.py": LOOKUP_DAG.format(imports=MODULE_LEVEL_LOOKUPS[line], dag_module=dag_module),
+        },
+    )
+
+
+def run(deployment, user, project, **options) -> Deploy:
+    deploy = deploys.deploy_create(deployment=deployment, user=user, archive=io.BytesIO(pack(project)), **options)
+    deploys.deploy_execute(deploy_id=deploy.pk)
+    deploy.refresh_from_db()
+    return deploy
+
+
+def in_image(deploy, *command) -> str:
+    return docker.from_env().containers.run(
+        f"{deploy.image_repository}:{deploy.image_tag}", list(command), remove=True, network_mode="none"
+    ).decode()
+
+
+@pytest.mark.parametrize("line, airflow_major", [("3.1", "3."), ("2.10", "2.")])
+def test_it_builds_and_deploys_an_unmodified_astro_project(alice, workspace, tmp_path, line, airflow_major):
+    deployment = factories.DeploymentFactory(workspace=workspace, dag_deploy_enabled=False)
+    deploy = run(deployment, alice, sample(tmp_path, line))
+    assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
+    assert deploy.airflow_version.startswith(airflow_major)
+    assert deploy.runtime_image_used == f"airdock/runtime:{line}"
+    parsed = {f["file"]: f for f in deploy.parse_results["files"]}
+    assert parsed["dags/example_dag.py"]["dag_ids"] == ["example_dag"]  # imports include/helpers.py
+    assert parsed["dags/lookups.py"]["dag_ids"] == ["lookups"] and not parsed["dags/lookups.py"]["error"]
+    listing = in_image(deploy, "sh", "-c", "pwd; id -un; echo $AIRFLOW_HOME; ls -A; command -v jq; python -c 'import emoji, include.helpers; print(emoji.__version__)'")
+    assert listing.splitlines()[:3] == ["/usr/local/airflow", "astro", "/usr/local/airflow"]
+    assert "/usr/bin/jq" in listing and "2.16.0" in listing
+    assert "dags" in listing.split() and "include" in listing.split()
+    assert ".env" not in listing.split() and "airflow_settings.yaml" not in listing.split()
+
+
+def test_it_fails_an_airflow_3_import_on_runtime_12_and_accepts_it_on_runtime_3(alice, workspace, tmp_path):
+    results = {}
+    for line in ("2.10", "3.1"):
+        deployment = factories.DeploymentFactory(workspace=workspace)
+        project = make_project(tmp_path / line, line=line, dags={"report.py": AIRFLOW3_ONLY_DAG})
+        results[line] = run(deployment, alice, project)
+    old, new = results["2.10"], results["3.1"]
+    assert old.state == Deploy.State.FAILED
+    assert "dags/report.py line 3" in old.error and "airflow.sdk" in old.error
+    assert new.state == Deploy.State.SUCCEEDED, new.error
+    assert "daily_report" in new.parse_results["dag_ids"]
+
+
+def test_it_gates_on_project_tests_only_when_asked_and_force_records_warnings(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace)
+    project = make_project(tmp_path / "p", line="2.10", tests={"test_fail.py": FAILING_TEST})
+    assert run(deployment, alice, project).state == Deploy.State.SUCCEEDED
+    failed = run(deployment, alice, project, run_pytest=True)
+    assert failed.state == Deploy.State.FAILED and "test_it_fails_on_purpose" in failed.error
+    (project / "dags" / "broken.py").write_text("import not_installed_anywhere\nfrom airflow import DAG\n")
+    forced = run(deployment, alice, project, run_pytest=True, force=True)
+    assert forced.state == Deploy.State.SUCCEEDED
+    states = {s.name: s.state for s in forced.steps.all()}
+    assert states[Deploy.State.PARSING] == states[Deploy.State.TESTING] == DeployStep.State.WARNING
+    assert len(forced.warnings) == 2
+
+
+def test_it_runs_pytest_by_default_when_the_deployment_says_so(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace, pytest_by_default=True)
+    project = make_project(tmp_path / "p", tests={"test_fail.py": FAILING_TEST})
+    deploy = run(deployment, alice, project)
+    assert deploy.run_pytest and deploy.state == Deploy.State.FAILED
+
+
+def test_it_reuses_every_layer_and_rebuilds_only_the_last_for_a_dag_change(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace, dag_deploy_enabled=False)
+    project = sample(tmp_path, "3.1")
+    first = run(deployment, alice, project)
+    second = run(deployment, alice, project)
+    assert first.state == second.state == Deploy.State.SUCCEEDED
+    assert second.image_digest == first.image_digest, "an unchanged project gives the very same image"
+    build_log = list(second.log_lines.filter(step="BUILDING").values_list("text", flat=True))
+    assert "Executing 7 build triggers" in " ".join(build_log)
+    assert not any("Running in" in line for line in build_log), "no build step ran again"
+    (project / "dags" / "example_dag.py").write_text(GOOD_DAG_3 + "\n# a small change\n")
+    third = run(deployment, alice, project)
+    api = docker.from_env().api
+    before = api.history(f"{first.image_repository}:{first.image_tag}")
+    after = api.history(f"{third.image_repository}:{third.image_tag}")
+    # Newest first: the trigger's `USER astro` (metadata, 0 bytes), then the project COPY layer.
+    assert "USER astro" in after[0]["CreatedBy"] and after[0]["Size"] == 0
+    assert "COPY" in after[1]["CreatedBy"] and after[1]["Id"] != before[1]["Id"]
+    assert [layer["Id"] for layer in before[2:]] == [layer["Id"] for layer in after[2:]], "every other layer reused"
+
+
+
+def test_it_fails_a_requirement_that_would_change_the_runtime_naming_it(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace)
+    project = make_project(tmp_path / "p", requirements="apache-airflow==2.9.0\n")
+    deploy = run(deployment, alice, project)
+    assert deploy.state == Deploy.State.FAILED
+    assert "apache-airflow" in deploy.error or "apache-airflow" in "\n".join(deploy.log_lines.values_list("text", flat=True))
+    assert "requirements.txt cannot be installed on this runtime" in "\n".join(deploy.log_lines.values_list("text", flat=True))
+
+
+def test_it_says_when_a_deploy_moves_a_deployment_between_airflow_lines(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace)
+    assert run(deployment, alice, make_project(tmp_path / "a", line="2.10")).state == Deploy.State.SUCCEEDED
+    moved = run(deployment, alice, make_project(tmp_path / "b", line="3.1"))
+    assert moved.state == Deploy.State.SUCCEEDED, moved.error
+    assert moved.airflow_change.startswith("Airflow 2.10.5 → 3.")
+    assert any("from Airflow 2.10.5 to Airflow 3" in t for t in moved.log_lines.values_list("text", flat=True))
+    deployment.refresh_from_db()
+    assert deployment.airflow_major == 3
+
+
+def test_it_maps_runtime_images_to_local_lines_and_warns_on_unknown_versions(settings):
+    assert runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:12.7.0").image == "airdock/runtime:2.10"
+    assert runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:12.7.0-python-3.11-base").image == "airdock/runtime:2.10-base"
+    assert runtimes.runtime_resolve("astrocrpublic.azurecr.io/runtime:3.0-2").image == "airdock/runtime:3.1"
+    unknown = runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:9.1.0")
+    assert unknown.image == "airdock/runtime:2.10" and "not known here" in unknown.warning
+    assert runtimes.runtime_resolve("python:3.11-slim").line is None
+    text, _ = runtimes.dockerfile_rewrite("FROM quay.io/astronomer/astro-runtime:12.7.0 AS build\nFROM build\nRUN echo\n")
+    assert text == "FROM airdock/runtime:2.10 AS build\nFROM build\nRUN echo\n"
