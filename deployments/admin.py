@@ -8,7 +8,7 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 
 from .models import (
-    Deploy, Deployment, DeployStep, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
+    ApiToken, AuditEvent, Deploy, Deployment, DeployStep, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
 )
 from .services import deployments as deployment_services
 
@@ -137,3 +137,44 @@ class DeployAdmin(admin.ModelAdmin):
     def log(self, obj: Deploy) -> str:
         lines = obj.log_lines.order_by("seq").values_list("text", flat=True)
         return format_html('<pre style="max-height:30rem;overflow:auto">{}</pre>', "\n".join(lines))
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "prefix", "organization", "workspace", "deployment", "role", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["role", "organization"]
+    list_select_related = ["organization", "workspace", "deployment"]
+    search_fields = ["name", "prefix", "organization__name"]
+    readonly_fields = ["prefix", "token_hash", "created_by", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
+    fields = ["name", "organization", "workspace", "deployment", "role", "expires_at", *readonly_fields]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a token's secret is shown once: create them on the organization page or with create_api_token
+
+    @admin.action(description="Revoke selected tokens")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
+        from .services import tokens
+        from .services.audit import Actor
+
+        for token in queryset:
+            tokens.token_revoke(token=token, actor=Actor(user=request.user, ip=request.META.get("REMOTE_ADDR")))
+        self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "organization", "actor", "action", "target", "ip"]
+    list_filter = ["action", "organization"]
+    list_select_related = ["organization", "actor_user", "actor_token"]
+    search_fields = ["action", "target", "actor_user__username"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import Deploy, Deployment, Workspace
+from .models import Deploy, Deployment, Workspace, WorkspaceMembership
 
 
 class WorkspaceForm(forms.ModelForm):
@@ -17,7 +17,7 @@ class DeploymentForm(forms.ModelForm):
         model = Deployment
         fields = [
             "name", "description", "runtime_image", "executor", "worker_queues",
-            "dag_deploy_enabled", "pytest_by_default",
+            "dag_deploy_enabled", "pytest_by_default", "git_url", "git_branch", "git_subdir", "webhook_secret",
         ]
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
@@ -42,3 +42,22 @@ class DeployForm(forms.Form):
     run_pytest = forms.BooleanField(required=False, label="Run the project's pytest suite")
     test_path = forms.CharField(required=False, max_length=255, help_text="Optional: a path under tests/.")
     force = forms.BooleanField(required=False, help_text="Failed checks become warnings instead of failing the deploy.")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(max_length=100, initial="CI token")
+    scope = forms.ChoiceField(help_text="Where the token may act.")
+    role = forms.ChoiceField(choices=WorkspaceMembership.Role.choices, initial=WorkspaceMembership.Role.AUTHOR)
+    expires_in_days = forms.IntegerField(min_value=0, max_value=3650, initial=90, help_text="0: never expires.")
+
+    def __init__(self, *args, organization, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [("org", f"Organization {organization.name}")]
+        for ws in organization.workspaces.prefetch_related("deployments"):
+            choices.append((f"ws:{ws.pk}", f"Workspace {ws.name}"))
+            choices += [(f"dep:{d.pk}", f"Deployment {ws.name} / {d.name}") for d in ws.deployments.all()]
+        self.fields["scope"].choices = choices
+
+
+class RollbackForm(forms.Form):
+    deploy_id = forms.IntegerField(min_value=1)

@@ -149,6 +149,10 @@ class Deployment(models.Model):
     current_deploy = models.ForeignKey(
         "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    git_url = models.CharField("git repository", max_length=500, blank=True, help_text="URL of the project's git repository.")
+    git_branch = models.CharField(max_length=255, blank=True, default="main")
+    git_subdir = models.CharField("sub-folder", max_length=255, blank=True, help_text="Folder of the Astro project inside the repository.")
+    webhook_secret = models.CharField(max_length=128, blank=True, help_text="Shared secret that signs push webhooks.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -212,6 +216,12 @@ class Deploy(models.Model):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="deploys"
     )
+    created_by_token = models.ForeignKey(
+        "ApiToken", null=True, blank=True, on_delete=models.SET_NULL, related_name="deploys"
+    )
+    is_rollback = models.BooleanField(default=False)
+    idempotency_key = models.CharField(max_length=128, blank=True)
+    git_commit = models.CharField(max_length=64, blank=True)
     source_deploy = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="redeploys",
         help_text="The deploy whose project (or, for a rollback, image and bundle) this one reuses.",
@@ -247,7 +257,11 @@ class Deploy(models.Model):
                     "PUSHING", "UPLOADING_DAGS", "ACTIVATING",
                 ]),
                 name="one_active_deploy_per_deployment",
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["deployment", "idempotency_key"], condition=~Q(idempotency_key=""),
+                name="unique_idempotency_key",
+            ),
         ]
         indexes = [models.Index(fields=["deployment", "-created_at"])]
 
@@ -320,3 +334,65 @@ class DeployLogLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.seq}: {self.text[:60]}"
+
+
+class ApiToken(models.Model):
+    """A bearer token for CI, scoped to an organization, a workspace or a deployment, with a role.
+
+    Only a hash is stored; the token itself is shown once, at creation.
+    """
+
+    Role = WorkspaceMembership.Role
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="api_tokens")
+    workspace = models.ForeignKey(Workspace, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens")
+    deployment = models.ForeignKey(Deployment, null=True, blank=True, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    role = models.CharField(max_length=16, choices=WorkspaceMembership.Role.choices)
+    prefix = models.CharField(max_length=12, help_text="The token's first characters, to recognise it.")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def scope(self) -> str:
+        if self.deployment_id:
+            return f"deployment {self.deployment}"
+        if self.workspace_id:
+            return f"workspace {self.workspace}"
+        return f"organization {self.organization}"
+
+
+class AuditEvent(models.Model):
+    """Who (a user or a token) did what, to what, when and from where."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="audit_events")
+    actor_user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    actor_token = models.ForeignKey(ApiToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    action = models.CharField(max_length=64)
+    target = models.CharField(max_length=255)
+    detail = models.JSONField(default=dict, blank=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target}"
+
+    @property
+    def actor(self) -> str:
+        if self.actor_token_id:
+            return f"token {self.actor_token}"
+        return self.actor_user.get_username() if self.actor_user else "system"

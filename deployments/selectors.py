@@ -6,7 +6,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from .models import (
-    Deploy, Deployment, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
+    ApiToken, Deploy, Deployment, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
 )
 
 WorkspaceRole = WorkspaceMembership.Role
@@ -76,3 +76,31 @@ def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
         .select_related("workspace__organization", "current_deploy")
         .order_by("workspace__organization__name", "workspace__name", "name")
     )
+
+
+# ---- API tokens: the same questions, answered from the token's scope and role ------------------
+
+
+def token_workspaces(token: ApiToken) -> QuerySet[Workspace]:
+    workspaces = Workspace.objects.filter(organization=token.organization)
+    if token.workspace_id:
+        workspaces = workspaces.filter(pk=token.workspace_id)
+    return workspaces
+
+
+def token_deployments(token: ApiToken) -> QuerySet[Deployment]:
+    deployments = Deployment.objects.filter(workspace__in=token_workspaces(token))
+    if token.deployment_id:
+        deployments = deployments.filter(pk=token.deployment_id)
+    return deployments
+
+
+def token_deploys(token: ApiToken) -> QuerySet[Deploy]:
+    return Deploy.objects.filter(deployment__in=token_deployments(token))
+
+
+def organization_audit_events(user: AbstractBaseUser, organization: Organization):
+    """The organization's audit log, for its owners only (None for anyone else)."""
+    if not is_organization_owner(user, organization):
+        return None
+    return organization.audit_events.select_related("actor_user", "actor_token")

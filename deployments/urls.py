@@ -18,3 +18,9 @@ urlpatterns += [
     path("deploys/<int:pk>/redeploy/", views.deploy_redeploy, name="deploy_redeploy"),
     path("deploys/<int:pk>/cancel/", views.deploy_cancel, name="deploy_cancel"),
 ]
+urlpatterns += [
+    path("orgs/<slug:slug>/tokens/", views.organization_tokens, name="organization_tokens"),
+    path("orgs/<slug:slug>/audit/", views.organization_audit, name="organization_audit"),
+    path("deployments/<int:pk>/git-deploy/", views.deployment_git_deploy, name="deployment_git_deploy"),
+    path("deploys/<int:pk>/rollback/", views.deploy_rollback, name="deploy_rollback"),
+]

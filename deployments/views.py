@@ -3,17 +3,23 @@ from __future__ import annotations
 
 import json
 import tempfile
+from datetime import timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import selectors
-from .forms import DeployForm, DeploymentForm, WorkspaceForm
+from .forms import DeployForm, DeploymentForm, TokenForm, WorkspaceForm
+from .models import Deployment
 from .services import archives
+from .services import git as git_services
+from .services import tokens as token_services
+from .services.audit import Actor
 from .services import deployments as deployment_services
 from .services import deploys as deploy_services
 from .services import tenancy
@@ -253,3 +259,78 @@ def deploy_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         messages.error(request, f"Deploy {deploy.pk} had already ended.")
     return redirect(deploy)
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(user=request.user, ip=request.META.get("REMOTE_ADDR"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def organization_tokens(request: HttpRequest, slug: str) -> HttpResponse:
+    organization = selectors.get_or_404(selectors.organizations_for_user(request.user), slug=slug)
+    if not selectors.is_organization_owner(request.user, organization):
+        raise PermissionDenied("Only organization owners manage API tokens.")
+    form = TokenForm(request.POST or None, organization=organization)
+    created = None
+    if request.method == "POST" and "revoke" in request.POST:
+        token = selectors.get_or_404(organization.api_tokens.all(), pk=request.POST.get("revoke"))
+        token_services.token_revoke(token=token, actor=_actor(request))
+        messages.success(request, f"Token {token} revoked.")
+        return redirect("organization_tokens", slug=slug)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        kind, _, pk = data["scope"].partition(":")
+        workspace = organization.workspaces.get(pk=pk) if kind == "ws" else None
+        deployment = Deployment.objects.get(pk=pk, workspace__organization=organization) if kind == "dep" else None
+        expires = timezone.now() + timedelta(days=data["expires_in_days"]) if data["expires_in_days"] else None
+        try:
+            _, created = token_services.token_create(
+                organization=organization, workspace=workspace, deployment=deployment, role=data["role"],
+                name=data["name"], expires_at=expires, actor=_actor(request),
+            )
+        except token_services.TokenError as exc:
+            form.add_error(None, str(exc))
+    return render(request, "deployments/tokens.html", {
+        "organization": organization, "form": form, "created": created,
+        "tokens": organization.api_tokens.select_related("workspace", "deployment", "created_by"),
+    })
+
+
+@login_required
+def organization_audit(request: HttpRequest, slug: str) -> HttpResponse:
+    organization = selectors.get_or_404(selectors.organizations_for_user(request.user), slug=slug)
+    events = selectors.organization_audit_events(request.user, organization)
+    if events is None:
+        raise PermissionDenied("Only organization owners read the audit log.")
+    return render(request, "deployments/audit.html", {"organization": organization, "events": events[:500]})
+
+
+@login_required
+@require_http_methods(["POST"])
+def deployment_git_deploy(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.get_or_404(selectors.deployments_for_user(request.user).select_related("workspace__organization"), pk=pk)
+    if not selectors.can_deploy(request.user, deployment.workspace):
+        raise PermissionDenied("Members may look, not deploy.")
+    try:
+        deploy = git_services.deploy_from_git(deployment=deployment, user=request.user, ip=request.META.get("REMOTE_ADDR"))
+    except deploy_services.DeployError as exc:
+        messages.error(request, str(exc))
+        return redirect(deployment)
+    messages.success(request, f"Deploy {deploy.pk} queued from {deployment.git_branch} @ {deploy.git_commit[:12]}.")
+    return redirect(deploy)
+
+
+@login_required
+@require_http_methods(["POST"])
+def deploy_rollback(request: HttpRequest, pk: int) -> HttpResponse:
+    deploy = _deploy_to_act_on(request, pk)
+    try:
+        new = deploy_services.deployment_rollback(
+            deployment=deploy.deployment, deploy_id=deploy.pk, user=request.user, ip=request.META.get("REMOTE_ADDR")
+        )
+    except deploy_services.DeployError as exc:
+        messages.error(request, str(exc))
+        return redirect(deploy)
+    messages.success(request, f"Deploy {new.pk} queued: rolling back to deploy {deploy.pk}.")
+    return redirect(new)

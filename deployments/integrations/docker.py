@@ -287,3 +287,14 @@ def image_push(
     if not digest:
         raise PushError(f"The registry did not report a digest for {repository}:{tag}.")
     return digest
+
+
+def registry_check(reference: str) -> None:
+    """Ask the registry (through the engine) whether it still holds `repository@digest`."""
+    auth = None
+    if settings.AIRDOCK_REGISTRY_USERNAME:
+        auth = {"username": settings.AIRDOCK_REGISTRY_USERNAME, "password": settings.AIRDOCK_REGISTRY_PASSWORD}
+    try:
+        client().api.inspect_distribution(reference, auth_config=auth)
+    except docker.errors.APIError as exc:
+        raise PushError(f"The registry no longer has {reference}: {exc.explanation or exc}") from exc

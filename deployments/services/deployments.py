@@ -9,7 +9,7 @@ from ..models import Deployment, Workspace
 
 EDITABLE_FIELDS = (
     "name", "description", "runtime_image", "executor", "worker_queues",
-    "dag_deploy_enabled", "pytest_by_default",
+    "dag_deploy_enabled", "pytest_by_default", "git_url", "git_branch", "git_subdir", "webhook_secret",
 )
 
 

@@ -20,8 +20,9 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..integrations import docker as engine
-from ..models import Deploy, Deployment, DeployStep
+from ..models import ApiToken, Deploy, Deployment, DeployStep
 from . import archives, bundles, runtimes
+from .audit import Actor, audit_record
 from .deploylog import DeployLog
 
 logger = logging.getLogger(__name__)
@@ -61,6 +62,8 @@ class Cancelled(Exception):
 
 def deploy_plan(deploy: Deploy) -> list[str]:
     """The steps a deploy goes through, in order."""
+    if deploy.is_rollback:
+        return [State.ACTIVATING]
     steps: list[str] = []
     if deploy.archive:
         steps.append(State.UNPACKING)
@@ -154,6 +157,10 @@ def deploy_create(
     run_pytest: bool | None = None,
     test_path: str = "",
     source_deploy: Deploy | None = None,
+    token: ApiToken | None = None,
+    ip: str | None = None,
+    idempotency_key: str = "",
+    git_commit: str = "",
 ) -> Deploy:
     """Validate a deploy request, store its archive and queue it (the job starts after commit).
 
@@ -161,6 +168,11 @@ def deploy_create(
     DeployConflict while another deploy of the deployment is active.
     """
     deployment.refresh_from_db()  # decide on what the deployment runs now, not on a stale copy
+    idempotency_key = idempotency_key.strip()[:128]
+    if idempotency_key:
+        earlier = deployment.deploys.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            return earlier  # a retry of a request that already created this deploy
     deploys_fail_lost(deployment=deployment)
     kind = kind.upper()
     image_name = image_name.strip()
@@ -186,7 +198,8 @@ def deploy_create(
         deploy = Deploy(
             deployment=deployment, kind=kind, force=force, run_pytest=run_pytest, test_path=test_path,
             image_name=image_name, description=description[:500], created_by=user, source_deploy=source_deploy,
-            job_id=f"deploy-{secrets.token_hex(8)}",
+            job_id=f"deploy-{secrets.token_hex(8)}", created_by_token=token,
+            idempotency_key=idempotency_key, git_commit=git_commit,
         )
         if spooled is not None:
             deploy.archive_sha256 = archives.sha256_file(spooled)
@@ -196,23 +209,38 @@ def deploy_create(
             deploy.archive.name = reuse_archive
             deploy.archive_sha256 = source_deploy.archive_sha256
         try:
-            with transaction.atomic():
-                deploy.save()
-                DeployStep.objects.bulk_create(
-                    DeployStep(deploy=deploy, name=name, position=i) for i, name in enumerate(deploy_plan(deploy))
-                )
-                transaction.on_commit(lambda: deploy_enqueue(deploy=deploy))
-        except IntegrityError:
+            _queue(deploy, action="deploy.create", actor=Actor(user=user, token=token, ip=ip),
+                   kind=kind, force=force, description=deploy.description, git_commit=git_commit)
+        except DeployConflict:
             if spooled is not None and deploy.archive:
                 deploy.archive.storage.delete(deploy.archive.name)
-            active = deployment.deploys.filter(state__in=Deploy.ACTIVE_STATES).first()
-            if active:
-                raise DeployConflict(active) from None
             raise
     finally:
         if spooled is not None:
             spooled.unlink(missing_ok=True)
     return deploy
+
+
+def _queue(deploy: Deploy, *, action: str, actor: Actor, **detail) -> None:
+    """Save a new deploy with its planned steps and an audit entry; enqueue it once committed.
+
+    Raise DeployConflict when the database refuses a second active deploy (a race).
+    """
+    deployment = deploy.deployment
+    try:
+        with transaction.atomic():
+            deploy.save()
+            DeployStep.objects.bulk_create(
+                DeployStep(deploy=deploy, name=name, position=i) for i, name in enumerate(deploy_plan(deploy))
+            )
+            audit_record(organization=deployment.workspace.organization, action=action,
+                         target=f"deploy {deploy.pk} of {deployment.name}", actor=actor, **detail)
+            transaction.on_commit(lambda: deploy_enqueue(deploy=deploy))
+    except IntegrityError:
+        active = deployment.deploys.filter(state__in=Deploy.ACTIVE_STATES).first()
+        if active:
+            raise DeployConflict(active) from None
+        raise
 
 
 def deploy_enqueue(*, deploy: Deploy) -> None:
@@ -230,6 +258,52 @@ def deploy_enqueue(*, deploy: Deploy) -> None:
     except Exception as exc:  # noqa: BLE001 - Redis down: the deploy must not stay queued forever
         logger.exception("cannot enqueue deploy %s", deploy_id)
         _finish(deploy_id, State.FAILED, f"The deploy could not be queued (is Redis running?): {exc}")
+
+
+def _last_succeeded_with(deployment: Deployment, upto: Deploy, field: str) -> Deploy | None:
+    return (
+        deployment.deploys.filter(state=State.SUCCEEDED, created_at__lte=upto.created_at)
+        .exclude(**{field: ""}).order_by("-created_at", "-pk").first()
+    )
+
+
+def deployment_rollback(
+    *, deployment: Deployment, deploy_id: int, user: AbstractBaseUser | None = None,
+    token: ApiToken | None = None, ip: str | None = None,
+) -> Deploy:
+    """Deploy again what ran after an earlier deploy: its image digest and its DAG bundle."""
+    deployment.refresh_from_db()
+    target = deployment.deploys.filter(pk=deploy_id).first()
+    if target is None:
+        raise DeployError(f"Deploy {deploy_id} is not a deploy of {deployment.name}.")
+    if target.state != State.SUCCEEDED:
+        raise DeployError(f"Deploy {target.pk} did not succeed ({target.get_state_display().lower()}); roll back to one that did.")
+    image = _last_succeeded_with(deployment, target, "image_digest")
+    bundle = _last_succeeded_with(deployment, target, "dag_bundle_version")
+    if image is None:
+        raise DeployError(f"No image had been deployed by deploy {target.pk}; there is nothing to roll back to.")
+    if not deployment.dag_deploy_enabled and bundle is not None and bundle.created_at > image.created_at:
+        raise DeployError(
+            f"Deploy {target.pk} ran its DAGs as a separate bundle, but DAG-only deploys are now off for "
+            f"{deployment.name}: turn them on to roll back to it, or make a full deploy."
+        )
+    if deployment.dag_deploy_enabled and bundle is None:
+        raise DeployError(f"Deploy {target.pk} has no DAG bundle, and this deployment takes its DAGs as a bundle.")
+    active = deployment.deploys.filter(state__in=Deploy.ACTIVE_STATES).first()
+    if active:
+        raise DeployConflict(active)
+    deploy = Deploy(
+        deployment=deployment, kind=Kind.IMAGE_AND_DAGS, is_rollback=True, source_deploy=target,
+        description=f"Rollback to deploy {target.pk}", created_by=user, created_by_token=token,
+        image_repository=image.image_repository, image_tag=image.image_tag, image_digest=image.image_digest,
+        airflow_version=image.airflow_version, runtime_requested=image.runtime_requested,
+        runtime_image_used=image.runtime_image_used,
+        dag_bundle_version=bundle.dag_bundle_version if bundle and deployment.dag_deploy_enabled else "",
+        job_id=f"deploy-{secrets.token_hex(8)}",
+    )
+    _queue(deploy, action="deploy.rollback", actor=Actor(user=user, token=token, ip=ip),
+           to_deploy=target.pk, image_digest=deploy.image_digest, dag_bundle_version=deploy.dag_bundle_version)
+    return deploy
 
 
 def deploy_redeploy(*, deploy: Deploy, user: AbstractBaseUser | None) -> Deploy:
@@ -270,6 +344,8 @@ def deploy_cancel(*, deploy: Deploy, user: AbstractBaseUser | None = None) -> bo
     who = f" by {user.get_username()}" if user is not None else ""
     if not _finish(deploy.pk, State.CANCELLED, f"Cancelled{who}."):
         return False
+    audit_record(organization=deploy.deployment.workspace.organization, action="deploy.cancel",
+                 target=f"deploy {deploy.pk} of {deploy.deployment.name}", actor=Actor(user=user))
     with contextlib.suppress(Exception):
         import django_rq
         from rq.job import Job
@@ -434,6 +510,15 @@ class _Run:
         _finish(self.deploy.pk, State.FAILED, message)
 
     def _run(self, paths: _Paths) -> None:
+        if self.deploy.is_rollback:
+            with self.step(State.ACTIVATING):
+                self._verify_rollback()
+                self.log(self._activation_summary())
+                self.log.flush()
+                deploy_activate(deploy=self.deploy)
+            self.log.step = ""
+            self.log(f"Rolled back to deploy {self.deploy.source_deploy_id}.")
+            return
         if State.UNPACKING in self.steps:
             with self.step(State.UNPACKING):
                 self._unpack(paths)
@@ -644,6 +729,15 @@ class _Run:
         self.deploy.dag_bundle_version = bundle.version
         self._save("dag_bundle_version")
         self.log(f"DAG bundle {bundle.version[:12]} ({len(bundle.files)} files, {len(bundle.data):,} bytes) stored at {key}")
+
+    def _verify_rollback(self) -> None:
+        """Check that the registry still has the image and storage the bundle, before activating."""
+        reference = f"{self.deploy.image_repository}@{self.deploy.image_digest}"
+        engine.registry_check(reference)
+        self.log(f"Registry has {reference}")
+        if self.deploy.dag_bundle_version:
+            bundles.bundle_fetch(deployment=self.deployment, version=self.deploy.dag_bundle_version)
+            self.log(f"Storage has DAG bundle {self.deploy.dag_bundle_version[:12]} (checksum verified)")
 
     def _activation_summary(self) -> str:
         parts = []

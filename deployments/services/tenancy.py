@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils.text import slugify
 
 from ..models import Organization, OrganizationMembership, Workspace, WorkspaceMembership
+from .audit import Actor, audit_record
 
 User = get_user_model()
 
@@ -48,12 +49,13 @@ def organization_create(*, slug: str, owner: AbstractBaseUser, name: str = "") -
 
 
 def organization_member_set(
-    *, organization: Organization, user: AbstractBaseUser, role: str
+    *, organization: Organization, user: AbstractBaseUser, role: str, actor: Actor | None = None
 ) -> OrganizationMembership:
     """Add a user to an organization, or change the user's role in it."""
     membership, _ = OrganizationMembership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
+    audit_record(organization=organization, action="membership.organization", target=user.get_username(), actor=actor, role=role)
     return membership
 
 
@@ -78,7 +80,9 @@ def workspace_update(*, workspace: Workspace, name: str, description: str) -> Wo
 
 
 @transaction.atomic
-def workspace_member_set(*, workspace: Workspace, user: AbstractBaseUser, role: str) -> WorkspaceMembership:
+def workspace_member_set(
+    *, workspace: Workspace, user: AbstractBaseUser, role: str, actor: Actor | None = None
+) -> WorkspaceMembership:
     """Add a user to a workspace (and its organization, as a member), or change the user's role."""
     OrganizationMembership.objects.get_or_create(
         organization=workspace.organization, user=user,
@@ -87,4 +91,6 @@ def workspace_member_set(*, workspace: Workspace, user: AbstractBaseUser, role: 
     membership, _ = WorkspaceMembership.objects.update_or_create(
         workspace=workspace, user=user, defaults={"role": role}
     )
+    audit_record(organization=workspace.organization, action="membership.workspace",
+                 target=f"{user.get_username()} in {workspace.name}", actor=actor, role=role)
     return membership

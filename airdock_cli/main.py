@@ -1,0 +1,222 @@
+"""`airdock`: deploy Astro projects to an Airdock portal from a shell or CI, like `astro deploy`.
+
+Reads the portal URL and token from AIRDOCK_URL and AIRDOCK_API_TOKEN. Standard library only, so a
+CI image needs nothing but Python.
+"""
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import io
+import json
+import os
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+class CliError(Exception):
+    pass
+
+
+class Client:
+    def __init__(self, url: str, token: str) -> None:
+        if not url or not token:
+            raise CliError("Set AIRDOCK_URL (e.g. http://127.0.0.1:8000) and AIRDOCK_API_TOKEN (adk_…).")
+        self.base = url.rstrip("/") + "/api/v1"
+        self.token = token
+
+    def request(self, method: str, path: str, *, body: bytes | None = None, headers: dict | None = None) -> dict | list:
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers={
+            "Authorization": f"Bearer {self.token}", "Accept": "application/json", **(headers or {}),
+        })
+        try:
+            with urllib.request.urlopen(req, timeout=300) as response:
+                return json.loads(response.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            try:
+                detail = json.loads(exc.read()).get("detail", exc.reason)
+            except (ValueError, AttributeError):
+                detail = exc.reason
+            raise CliError(f"{exc.code}: {detail}") from exc
+        except urllib.error.URLError as exc:
+            raise CliError(f"Cannot reach {self.base}: {exc.reason}") from exc
+
+    def json(self, method: str, path: str, payload: dict) -> dict:
+        return self.request(method, path, body=json.dumps(payload).encode(), headers={"Content-Type": "application/json"})
+
+    def multipart(self, path: str, fields: dict[str, str], files: dict[str, tuple[str, bytes]], headers: dict) -> dict:
+        boundary = uuid.uuid4().hex
+        out = io.BytesIO()
+        for name, value in fields.items():
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode())
+        for name, (filename, data) in files.items():
+            out.write(f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                      "Content-Type: application/gzip\r\n\r\n".encode())
+            out.write(data + b"\r\n")
+        out.write(f"--{boundary}--\r\n".encode())
+        return self.request("POST", path, body=out.getvalue(),
+                            headers={"Content-Type": f"multipart/form-data; boundary={boundary}", **headers})
+
+
+def dockerignore_patterns(root: Path) -> list[str]:
+    path = root / ".dockerignore"
+    if not path.exists():
+        return []
+    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+
+
+def ignored(rel: str, patterns: list[str]) -> bool:
+    """Docker's rule: the last matching pattern wins; `!` re-includes; a folder match covers its files."""
+    result = False
+    parts = rel.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        pattern = pattern.lstrip("!").strip("/")
+        if pattern.startswith("**/"):
+            hit = any(fnmatch.fnmatch(p, pattern[3:]) for p in parts) or any(fnmatch.fnmatch(p, pattern) for p in prefixes)
+        else:
+            hit = any(fnmatch.fnmatch(p, pattern) for p in prefixes)
+        if hit:
+            result = not negate
+    return result
+
+
+def pack_project(root: Path, *, dags_only: bool = False) -> bytes:
+    """Pack the project as a .tar.gz, honouring .dockerignore (dags/ and .astro/ for a DAG deploy)."""
+    if not root.is_dir():
+        raise CliError(f"{root} is not a folder.")
+    if dags_only and not (root / "dags").is_dir():
+        raise CliError(f"{root} has no dags/ folder.")
+    if not dags_only and not (root / "Dockerfile").is_file():
+        raise CliError(f"{root} is not an Astro project: it has no Dockerfile.")
+    patterns = dockerignore_patterns(root)
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root).as_posix()
+            if not path.is_file() or path.is_symlink():
+                continue
+            if dags_only and not (rel.startswith("dags/") or rel.startswith(".astro/")):
+                continue
+            if rel.startswith(".git/") or (not rel.startswith("dags/") and ignored(rel, patterns)):
+                continue
+            archive.add(path, rel, recursive=False)
+    return buffer.getvalue()
+
+
+def follow(client: Client, deploy_id: int, wait_time: int) -> dict:
+    """Print the deploy's log as it comes until it ends; return the final deploy."""
+    offset, deadline = 0, time.monotonic() + wait_time
+    while True:
+        page = client.request("GET", f"/deploys/{deploy_id}/log?offset={offset}")
+        for line in page["lines"]:
+            print(line["text"], flush=True)
+        offset = page["next_offset"]
+        if page["finished"] and not page["lines"]:
+            return client.request("GET", f"/deploys/{deploy_id}")
+        if time.monotonic() > deadline:
+            raise CliError(f"Deploy {deploy_id} did not finish within {wait_time} s (--wait-time); it goes on in the portal.")
+        if not page["lines"]:
+            time.sleep(1)
+
+
+def report(deploy: dict) -> int:
+    if deploy["state"] == "SUCCEEDED":
+        print(f"Deploy {deploy['id']} succeeded: image {deploy['image'] or '(unchanged)'}, "
+              f"DAG bundle {deploy['dag_bundle_version'][:12] or '(unchanged)'}")
+        for warning in deploy.get("warnings") or []:
+            print(f"warning: {warning}", file=sys.stderr)
+        return 0
+    print(f"Deploy {deploy['id']} {deploy['state'].lower()}: {deploy.get('error') or ''}", file=sys.stderr)
+    return 1
+
+
+def cmd_deploy(client: Client, args: argparse.Namespace) -> int:
+    kind = "dags" if args.dags else "image" if args.image else "image_and_dags"
+    fields = {"kind": kind, "description": args.description or "", "force": str(args.force).lower()}
+    if args.pytest or args.test:
+        fields["pytest"] = "true"
+    if args.test:
+        fields["test_path"] = args.test
+    if args.image_name:
+        fields["image_name"] = args.image_name
+    files = {}
+    root = Path(args.project_dir)
+    if not (args.image_name and args.image):
+        files["archive"] = ("project.tar.gz", pack_project(root, dags_only=args.dags))
+    headers = {"Idempotency-Key": os.environ.get("AIRDOCK_IDEMPOTENCY_KEY") or uuid.uuid4().hex}
+    deploy = client.multipart(f"/deployments/{args.deployment_id}/deploys", fields, files, headers)
+    print(f"Deploy {deploy['id']} queued: {deploy['url']}", flush=True)
+    if not args.wait:
+        return 0
+    return report(follow(client, deploy["id"], args.wait_time))
+
+
+def cmd_deploys_list(client: Client, args: argparse.Namespace) -> int:
+    rows = client.request("GET", f"/deployments/{args.deployment_id}/deploys?limit={args.limit}")
+    print(f"{'ID':>6}  {'STATE':<10} {'KIND':<15} {'CREATED':<20} {'IMAGE TAG':<34} BUNDLE")
+    for d in rows:
+        print(f"{d['id']:>6}  {d['state']:<10} {d['kind']:<15} {d['created_at'][:19]:<20} "
+              f"{d['image_tag'] or '-':<34} {d['dag_bundle_version'][:12] or '-'}")
+    return 0
+
+
+def cmd_rollback(client: Client, args: argparse.Namespace) -> int:
+    deploy = client.json("POST", f"/deployments/{args.deployment_id}/rollback", {"deploy_id": args.deploy_id})
+    print(f"Deploy {deploy['id']} queued: rolling back to deploy {args.deploy_id}", flush=True)
+    if not args.wait:
+        return 0
+    return report(follow(client, deploy["id"], args.wait_time))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="airdock", description="Deploy Astro projects to Airdock.")
+    sub = p.add_subparsers(dest="command", required=True)
+    d = sub.add_parser("deploy", help="Deploy a project (like astro deploy).")
+    d.add_argument("project_dir", nargs="?", default=".")
+    d.add_argument("--deployment-id", type=int, required=True)
+    group = d.add_mutually_exclusive_group()
+    group.add_argument("--dags", action="store_true", help="DAG-only deploy.")
+    group.add_argument("--image", action="store_true", help="Image-only deploy (DAGs kept).")
+    d.add_argument("--image-name", help="Deploy this image from the portal's Docker engine instead of building.")
+    d.add_argument("--force", action="store_true", help="Failed checks become warnings.")
+    d.add_argument("--pytest", action="store_true", help="Run the project's tests/ too.")
+    d.add_argument("--test", help="Run pytest on this path under tests/.")
+    d.add_argument("--description", default="")
+    d.add_argument("--wait", action="store_true", help="Follow the log; exit non-zero if the deploy fails.")
+    d.add_argument("--wait-time", type=int, default=3600)
+    d.set_defaults(run=cmd_deploy)
+    deploys = sub.add_parser("deploys", help="Deploy history.").add_subparsers(dest="deploys_command", required=True)
+    lst = deploys.add_parser("list")
+    lst.add_argument("--deployment-id", type=int, required=True)
+    lst.add_argument("--limit", type=int, default=20)
+    lst.set_defaults(run=cmd_deploys_list)
+    r = sub.add_parser("rollback", help="Deploy an earlier deploy's image and DAG bundle again.")
+    r.add_argument("--deployment-id", type=int, required=True)
+    r.add_argument("--deploy-id", type=int, required=True)
+    r.add_argument("--wait", action="store_true")
+    r.add_argument("--wait-time", type=int, default=3600)
+    r.set_defaults(run=cmd_rollback)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        client = Client(os.environ.get("AIRDOCK_URL", ""), os.environ.get("AIRDOCK_API_TOKEN", ""))
+        return args.run(client, args)
+    except CliError as exc:
+        print(f"airdock: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
