@@ -1,4 +1,9 @@
-"""Websocket routes (consumers land with the live-updates work)."""
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-websocket_urlpatterns: list = []
+from . import consumers
+
+websocket_urlpatterns = [
+    path("ws/deploys/<int:pk>/", consumers.DeployConsumer.as_asgi()),
+    path("ws/deployments/<int:pk>/", consumers.DeploymentConsumer.as_asgi()),
+    path("ws/dashboard/", consumers.DashboardConsumer.as_asgi()),
+]

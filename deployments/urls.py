@@ -24,3 +24,9 @@ urlpatterns += [
     path("deployments/<int:pk>/git-deploy/", views.deployment_git_deploy, name="deployment_git_deploy"),
     path("deploys/<int:pk>/rollback/", views.deploy_rollback, name="deploy_rollback"),
 ]
+urlpatterns += [
+    path("deploys/<int:pk>/panel/", views.deploy_panel, name="deploy_panel"),
+    path("deploys/<int:pk>/log.json", views.deploy_log_json, name="deploy_log_json"),
+    path("deployments/<int:pk>/panel/", views.deployment_panel, name="deployment_panel"),
+    path("deployments/<int:pk>/row/", views.dashboard_row, name="dashboard_row"),
+]

@@ -8,14 +8,14 @@ from datetime import timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from . import selectors
 from .forms import DeployForm, DeploymentForm, TokenForm, WorkspaceForm
-from .models import Deployment
+from .models import Deploy, Deployment
 from .services import archives
 from .services import git as git_services
 from .services import tokens as token_services
@@ -130,13 +130,42 @@ def deployment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _deployment_context(request: HttpRequest, deployment, form: DeployForm | None = None) -> dict:
     role = selectors.workspace_role(request.user, deployment.workspace)
+    deploys = deployment.deploys.select_related("created_by", "created_by_token")
+    filters = {k: request.GET.get(k, "") for k in ("state", "kind", "by")}
+    if filters["state"] in Deploy.State.values:
+        deploys = deploys.filter(state=filters["state"])
+    if filters["kind"] in Deploy.Kind.values:
+        deploys = deploys.filter(kind=filters["kind"])
+    if filters["by"]:
+        deploys = deploys.filter(created_by__username__icontains=filters["by"])
+    recent = [d for d in deployment.deploys.only("pk", "state", "started_at", "finished_at")[:20] if d.duration][::-1]
+    longest = max([d.duration.total_seconds() for d in recent] + [0.001])
     return {
         "deployment": deployment,
-        "deploys": deployment.deploys.select_related("created_by")[:50],
+        "deploys": deploys[:50],
+        "filters": filters,
+        "states": Deploy.State.choices,
+        "kinds": Deploy.Kind.choices,
+        "duration_chart": [(d, round(d.duration.total_seconds(), 1), round(100 * d.duration.total_seconds() / longest)) for d in recent],
         "can_manage": role in selectors.MANAGE_ROLES,
         "can_deploy": role in selectors.DEPLOY_ROLES,
         "deploy_form": form or DeployForm(initial={"run_pytest": deployment.pytest_by_default}),
     }
+
+
+@login_required
+def deployment_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the deployment page (versions, history), swapped in place by the page."""
+    deployment = selectors.get_or_404(
+        selectors.deployments_for_user(request.user).select_related("workspace__organization", "current_deploy"), pk=pk
+    )
+    return render(request, "deployments/_deployment_panel.html", _deployment_context(request, deployment))
+
+
+@login_required
+def dashboard_row(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = selectors.get_or_404(selectors.dashboard_deployments(request.user), pk=pk)
+    return render(request, "deployments/_dashboard_row.html", {"d": deployment})
 
 
 @login_required
@@ -213,20 +242,54 @@ def deploy_create(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "deployments/deployment_detail.html", _deployment_context(request, deployment, form), status=status)
 
 
-@login_required
-def deploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deploy = selectors.get_or_404(
+def _deploy_for_page(request: HttpRequest, pk: int) -> Deploy:
+    return selectors.get_or_404(
         selectors.deploys_for_user(request.user).select_related(
-            "deployment__workspace__organization", "created_by", "source_deploy"
+            "deployment__workspace__organization", "created_by", "created_by_token", "source_deploy"
         ),
         pk=pk,
     )
-    return render(request, "deployments/deploy_detail.html", {
+
+
+def _deploy_context(request: HttpRequest, deploy: Deploy) -> dict:
+    steps = list(deploy.steps.all())
+    done = sum(1 for s in steps if s.state not in ("PENDING", "RUNNING"))
+    files = (deploy.parse_results or {}).get("files") or []
+    slowest = max([f.get("seconds") or 0 for f in files] + [0.001])
+    return {
         "deploy": deploy,
-        "steps": deploy.steps.all(),
-        "log_lines": deploy.log_lines.only("seq", "step", "text"),
+        "steps": steps,
+        "progress": round(100 * done / len(steps)) if steps else 0,
+        "parse_chart": [(f["file"], f.get("seconds") or 0, round(100 * (f.get("seconds") or 0) / slowest)) for f in files],
         "can_deploy": selectors.can_deploy(request.user, deploy.deployment.workspace),
+    }
+
+
+@login_required
+def deploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    deploy = _deploy_for_page(request, pk)
+    lines = list(deploy.log_lines.only("seq", "text"))
+    return render(request, "deployments/deploy_detail.html", {
+        **_deploy_context(request, deploy), "log_lines": lines, "last_seq": lines[-1].seq if lines else 0,
     })
+
+
+@login_required
+def deploy_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live part of the deploy page (state, steps, checks), swapped in place by the page."""
+    return render(request, "deployments/_deploy_panel.html", _deploy_context(request, _deploy_for_page(request, pk)))
+
+
+@login_required
+def deploy_log_json(request: HttpRequest, pk: int) -> JsonResponse:
+    """Log lines after `after` (a sequence number): the page's fallback while its socket is down."""
+    deploy = _deploy_for_page(request, pk)
+    try:
+        after = int(request.GET.get("after", 0))
+    except ValueError:
+        after = 0
+    lines = list(deploy.log_lines.filter(seq__gt=after).order_by("seq").values("seq", "step", "text")[:5000])
+    return JsonResponse({"state": deploy.state, "lines": lines})
 
 
 def _deploy_to_act_on(request: HttpRequest, pk: int):

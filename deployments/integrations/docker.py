@@ -254,7 +254,8 @@ def container_run(
 
 
 def image_push(
-    *, image: str, repository: str, tag: str, on_line: LineSink, timeout: int
+    *, image: str, repository: str, tag: str, on_line: LineSink, timeout: int,
+    on_progress: Callable[[str, str, int | None, int | None], None] | None = None,
 ) -> str:
     """Tag `image` as repository:tag, push it with the configured credentials; return the digest."""
     api = client(timeout=timeout).api
@@ -275,6 +276,9 @@ def image_push(
             if event.get("aux", {}).get("Digest"):
                 digest = event["aux"]["Digest"]
             layer, status = event.get("id"), event.get("status", "")
+            if layer and status and on_progress is not None:
+                detail = event.get("progressDetail") or {}
+                on_progress(layer, status, detail.get("current"), detail.get("total"))
             if layer and status and status not in ("Pushing", "Waiting") and reported.get(layer) != status:
                 reported[layer] = status
                 on_line(f"{layer}: {status}")

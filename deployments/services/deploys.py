@@ -8,6 +8,7 @@ import logging
 import secrets
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, Iterator
@@ -19,6 +20,7 @@ from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from .. import events
 from ..integrations import docker as engine
 from ..models import ApiToken, Deploy, Deployment, DeployStep
 from . import archives, bundles, runtimes
@@ -236,6 +238,7 @@ def _queue(deploy: Deploy, *, action: str, actor: Actor, **detail) -> None:
             audit_record(organization=deployment.workspace.organization, action=action,
                          target=f"deploy {deploy.pk} of {deployment.name}", actor=actor, **detail)
             transaction.on_commit(lambda: deploy_enqueue(deploy=deploy))
+            events.deployment_changed(deployment)
     except IntegrityError:
         active = deployment.deploys.filter(state__in=Deploy.ACTIVE_STATES).first()
         if active:
@@ -336,6 +339,9 @@ def _finish(deploy_id: int, state: str, error: str = "") -> bool:
             DeployStep.objects.filter(deploy_id=deploy_id, state=DeployStep.State.PENDING).update(
                 state=DeployStep.State.SKIPPED
             )
+            deploy = Deploy.objects.select_related("deployment").get(pk=deploy_id)
+            events.deploy_state(deploy)
+            events.deployment_changed(deploy.deployment)
     return bool(done)
 
 
@@ -407,6 +413,9 @@ def deploy_activate(*, deploy: Deploy) -> None:
     DeployStep.objects.filter(deploy=deploy, name=State.ACTIVATING).update(
         state=DeployStep.State.SUCCEEDED, finished_at=now
     )
+    deploy.state, deploy.finished_at = State.SUCCEEDED, now
+    events.deploy_state(deploy, DeployStep.objects.get(deploy=deploy, name=State.ACTIVATING))
+    events.deployment_changed(deployment)
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,11 +446,15 @@ class _Run:
     def __init__(self, deploy: Deploy) -> None:
         self.deploy = deploy
         self.deployment = deploy.deployment
-        self.log = DeployLog(deploy, on_flush=lambda lines: self._check_cancelled())
+        self.log = DeployLog(deploy, on_flush=self._on_flush)
         self.image = ""
         self.steps = {s.name: s for s in deploy.steps.all()}
 
     # -- helpers ---------------------------------------------------------------------------
+    def _on_flush(self, lines: list) -> None:
+        events.deploy_log(self.deploy.pk, lines)
+        self._check_cancelled()
+
     def _check_cancelled(self) -> None:
         if not Deploy.objects.filter(pk=self.deploy.pk, state__in=Deploy.ACTIVE_STATES).exists():
             raise Cancelled()
@@ -465,6 +478,7 @@ class _Run:
         self.deploy.state = name
         step.state, step.started_at = DeployStep.State.RUNNING, now
         step.save(update_fields=["state", "started_at"])
+        events.deploy_state(self.deploy, step)
         self.log(f"==> {step.get_name_display()}")
         try:
             yield step
@@ -479,6 +493,8 @@ class _Run:
         self.log.flush()
         step.finished_at = timezone.now()
         step.save(update_fields=["state", "finished_at", "message"])
+        if name != State.ACTIVATING:  # activation reports itself, with the deploy's final state
+            events.deploy_state(self.deploy, step)
 
     # -- the run ---------------------------------------------------------------------------
     def execute(self) -> None:
@@ -715,9 +731,20 @@ class _Run:
         repository = f"{settings.AIRDOCK_REGISTRY}/{organization.slug}/deployment-{self.deployment.pk}"
         tag = f"deploy-{timezone.now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
         self.log(f"Pushing {repository}:{tag}")
+        layers: dict[str, dict] = {}
+        last = [0.0]
+
+        def progress(layer: str, status: str, current: int | None, total: int | None) -> None:
+            layers[layer] = {"status": status, "current": current, "total": total}
+            if time.monotonic() - last[0] > 0.5 or status in ("Pushed", "Layer already exists"):
+                last[0] = time.monotonic()
+                events.deploy_push_progress(self.deploy.pk, dict(layers))
+
         digest = engine.image_push(
-            image=self.image, repository=repository, tag=tag, on_line=self.log, timeout=settings.AIRDOCK_PUSH_TIMEOUT
+            image=self.image, repository=repository, tag=tag, on_line=self.log,
+            timeout=settings.AIRDOCK_PUSH_TIMEOUT, on_progress=progress,
         )
+        events.deploy_push_progress(self.deploy.pk, layers)
         self.deploy.image_repository, self.deploy.image_tag, self.deploy.image_digest = repository, tag, digest
         self._save("image_repository", "image_tag", "image_digest")
         self.log(f"Pushed {repository}:{tag} ({digest})")

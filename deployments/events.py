@@ -1,0 +1,87 @@
+"""Live events: the only way an event leaves the portal for the browser.
+
+Events go to Channels groups (channels-redis, so the RQ worker's events cross processes) after the
+transaction that made the change commits. Groups: one per deploy, one per deployment, one per
+workspace (the dashboard listens to the workspaces a user can see).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+
+def deploy_group(deploy_id: int) -> str:
+    return f"deploy.{deploy_id}"
+
+
+def deployment_group(deployment_id: int) -> str:
+    return f"deployment.{deployment_id}"
+
+
+def workspace_group(workspace_id: int) -> str:
+    return f"workspace.{workspace_id}"
+
+
+def _send(groups: list[str], event: dict[str, Any]) -> None:
+    # Round-trip through JSON so an event that could not cross the wire fails here, in tests too.
+    message = {"type": "airdock.event", "event": json.loads(json.dumps(event, cls=DjangoJSONEncoder))}
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # noqa: BLE001 - a live update lost must never fail a deploy
+            logger.warning("cannot publish %s to %s", event.get("type"), group, exc_info=True)
+
+
+def notify(groups: list[str], event: dict[str, Any]) -> None:
+    """Publish `event` to `groups` once the current transaction commits (at once outside one)."""
+    if getattr(settings, "AIRDOCK_LIVE_EVENTS", True):
+        transaction.on_commit(lambda: _send(groups, event))
+
+
+def deploy_state(deploy, step=None) -> None:
+    """A deploy's state or one of its steps changed."""
+    event = {
+        "type": "deploy.state", "deploy_id": deploy.pk, "deployment_id": deploy.deployment_id,
+        "state": deploy.state, "error": deploy.error,
+    }
+    if step is not None:
+        event["step"] = {
+            "name": step.name, "state": step.state, "message": step.message,
+            "started_at": step.started_at, "finished_at": step.finished_at,
+            "seconds": step.duration.total_seconds() if step.duration else None,
+        }
+    notify([deploy_group(deploy.pk), deployment_group(deploy.deployment_id)], event)
+
+
+def deploy_log(deploy_id: int, lines: list) -> None:
+    """New log lines of a deploy, with their sequence numbers."""
+    notify([deploy_group(deploy_id)], {
+        "type": "deploy.log", "deploy_id": deploy_id,
+        "lines": [{"seq": l.seq, "step": l.step, "text": l.text} for l in lines],
+    })
+
+
+def deploy_push_progress(deploy_id: int, layers: dict[str, dict]) -> None:
+    """Per-layer push progress (live only, not stored)."""
+    notify([deploy_group(deploy_id)], {"type": "deploy.push", "deploy_id": deploy_id, "layers": layers})
+
+
+def deployment_changed(deployment) -> None:
+    """A deployment's status or desired versions changed, or it has a new deploy."""
+    notify([deployment_group(deployment.pk), workspace_group(deployment.workspace_id)], {
+        "type": "deployment.changed", "deployment_id": deployment.pk, "status": deployment.status,
+        "desired_image_tag": deployment.desired_image_tag,
+        "desired_dag_bundle_version": deployment.desired_dag_bundle_version,
+    })

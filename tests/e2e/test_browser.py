@@ -1,0 +1,133 @@
+"""The portal in headless Chromium, against the real ASGI server (daphne), a real RQ worker,
+Redis, Docker and the registry: a deploy goes through its steps live, without a reload.
+Screenshots land in test-artifacts/ for a reviewer."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect, sync_playwright
+
+from tests.projects import BROKEN_DAG, make_project, pack
+
+pytestmark = pytest.mark.services
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+SETUP = """
+from deployments.services import tenancy, deployments
+from django.contrib.auth import get_user_model
+user = get_user_model().objects.create_user("erin@example.com", "erin@example.com", "a-long-password-1")
+org = tenancy.organization_create(slug="browser", owner=user)
+ws = tenancy.workspace_create(organization=org, name="Browser")
+d = deployments.deployment_create(workspace=ws, name="live-etl")
+print(d.pk)
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory):
+    """A whole portal in subprocesses: its own SQLite file, daphne and an RQ worker."""
+    var = tmp_path_factory.mktemp("portal-var")
+    env = {**os.environ, "AIRDOCK_VAR_DIR": str(var), "REDIS_URL": "redis://127.0.0.1:6379/14", "DJANGO_DEBUG": "true"}
+    manage = [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
+    deployment_id = int(subprocess.run([*manage, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT,
+                                       capture_output=True, text=True).stdout.strip().splitlines()[-1])
+    port = free_port()
+    logs = open(var / "processes.log", "w")
+    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
+                              env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT)
+    worker = subprocess.Popen([*manage, "rqworker", "deploys"], env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"{url}/login/", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        pytest.fail(f"daphne did not answer: {(var / 'processes.log').read_text()[-2000:]}")
+    yield url, deployment_id
+    for process in (server, worker):
+        process.terminate()
+        process.wait(timeout=20)
+    logs.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"],
+        )
+        yield chromium
+        chromium.close()
+
+
+def upload(page, url, deployment_id, archive: Path) -> None:
+    page.goto(f"{url}/deployments/{deployment_id}/")
+    page.set_input_files("#id_archive", str(archive))
+    page.click("#deploy-form button[type=submit]")
+    page.wait_for_url("**/deploys/*/")
+    page.evaluate("window.__noReload = 'still here'")
+
+
+def test_a_deploy_goes_live_through_its_steps_and_the_dashboard_follows(portal, browser, tmp_path):
+    url, deployment_id = portal
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", "erin@example.com")
+    page.fill("#id_password", "a-long-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+    dashboard = context.new_page()
+    dashboard.goto(f"{url}/")
+    expect(dashboard.locator("#live-status")).to_have_text("live")
+    dashboard.evaluate("window.__noReload = 'still here'")
+
+    good = tmp_path / "good.tar.gz"
+    good.write_bytes(pack(make_project(tmp_path / "good")))
+    upload(page, url, deployment_id, good)
+    expect(page.locator("#live-status")).to_have_text("live", timeout=10_000)
+    expect(page.locator("#step-building .badge")).to_have_text("Succeeded", timeout=180_000)
+    page.screenshot(path=str(ARTIFACTS / "deploy-in-progress.png"), full_page=True)
+    expect(page.locator("#deploy-state")).to_have_attribute("data-state", "SUCCEEDED", timeout=180_000)
+    expect(page.locator("#deploy-log")).to_contain_text("succeeded")
+    expect(page.locator("#parse-results")).to_contain_text("example_dag")
+    assert page.evaluate("window.__noReload") == "still here", "the deploy page updated in place"
+    page.screenshot(path=str(ARTIFACTS / "deploy-succeeded.png"), full_page=True)
+    tag = page.locator("#deploy-image").inner_text().rsplit(":", 1)[-1]
+    assert tag.startswith("deploy-")
+
+    expect(dashboard.locator(f"#deployment-{deployment_id} [data-field=image-tag]")).to_have_text(tag, timeout=15_000)
+    assert dashboard.evaluate("window.__noReload") == "still here", "the dashboard updated in place"
+    dashboard.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+    broken = tmp_path / "broken.tar.gz"
+    broken.write_bytes(pack(make_project(tmp_path / "broken", dags={"broken.py": BROKEN_DAG})))
+    upload(page, url, deployment_id, broken)
+    expect(page.locator("#deploy-state")).to_have_attribute("data-state", "FAILED", timeout=180_000)
+    expect(page.locator("#deploy-error")).to_contain_text("dags/broken.py line 4")
+    expect(page.locator("#parse-results")).to_contain_text("this_module_does_not_exist")
+    expect(page.locator("#deploy-log")).to_contain_text("ERROR dags/broken.py line 4")
+    assert page.evaluate("window.__noReload") == "still here"
+    page.screenshot(path=str(ARTIFACTS / "deploy-failed.png"), full_page=True)
+    page.goto(f"{url}/deployments/{deployment_id}/")
+    expect(page.locator("#deploy-history")).to_contain_text("Failed")
+    expect(page.locator("#desired-image")).to_contain_text(tag)
+    page.screenshot(path=str(ARTIFACTS / "deployment.png"), full_page=True)
+    context.close()
