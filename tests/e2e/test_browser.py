@@ -108,6 +108,7 @@ def test_a_deploy_goes_live_through_its_steps_and_the_dashboard_follows(portal, 
     expect(page.locator("#deploy-state")).to_have_attribute("data-state", "SUCCEEDED", timeout=180_000)
     expect(page.locator("#deploy-log")).to_contain_text("succeeded")
     expect(page.locator("#parse-results")).to_contain_text("example_dag")
+    expect(page.locator("#push-progress")).to_be_visible()  # per-layer push progress arrived live
     assert page.evaluate("window.__noReload") == "still here", "the deploy page updated in place"
     page.screenshot(path=str(ARTIFACTS / "deploy-succeeded.png"), full_page=True)
     tag = page.locator("#deploy-image").inner_text().rsplit(":", 1)[-1]
