@@ -6,10 +6,12 @@ CI image needs nothing but Python.
 from __future__ import annotations
 
 import argparse
-import fnmatch
+import functools
 import io
 import json
 import os
+import posixpath
+import re
 import sys
 import tarfile
 import time
@@ -69,7 +71,48 @@ def dockerignore_patterns(root: Path) -> list[str]:
     path = root / ".dockerignore"
     if not path.exists():
         return []
-    return [line.strip() for line in path.read_text().splitlines() if line.strip() and not line.startswith("#")]
+    lines = (line.strip() for line in path.read_text(errors="replace").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+@functools.lru_cache(maxsize=512)
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    """Docker's .dockerignore glob as a regex: `*` and `?` stop at `/`, `**` spans folders.
+
+    The pattern is cleaned first, as Docker cleans it (`./x`, `x/`, `/x` and `a//b/../x` too).
+    """
+    pattern = posixpath.normpath(pattern.strip()).lstrip("/")
+    out, i = [], 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**", i):
+            i += 2
+            if pattern.startswith("/", i):
+                out.append("(?:.*/)?")  # `**/`: zero or more folders
+                i += 1
+            else:
+                out.append(".*")
+            continue
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[":
+            close = pattern.find("]", i + 2)
+            if close == -1:
+                out.append(re.escape(char))
+            else:
+                body = pattern[i + 1:close]
+                body = "^" + body[1:] if body[:1] in "!^" and body else body
+                out.append(f"[{body}]")
+                i = close
+        elif char == "\\" and i + 1 < len(pattern):
+            i += 1
+            out.append(re.escape(pattern[i]))
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return re.compile("".join(out))
 
 
 def ignored(rel: str, patterns: list[str]) -> bool:
@@ -79,12 +122,8 @@ def ignored(rel: str, patterns: list[str]) -> bool:
     prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
     for pattern in patterns:
         negate = pattern.startswith("!")
-        pattern = pattern.lstrip("!").strip("/")
-        if pattern.startswith("**/"):
-            hit = any(fnmatch.fnmatch(p, pattern[3:]) for p in parts) or any(fnmatch.fnmatch(p, pattern) for p in prefixes)
-        else:
-            hit = any(fnmatch.fnmatch(p, pattern) for p in prefixes)
-        if hit:
+        regex = _pattern_regex(pattern[1:] if negate else pattern)
+        if any(regex.fullmatch(p) for p in prefixes):
             result = not negate
     return result
 

@@ -85,7 +85,7 @@ def deployment_out(deployment: Deployment) -> dict:
         "desired_dag_bundle_version": deployment.desired_dag_bundle_version,
         "desired_airflow_version": deployment.desired_airflow_version,
         "current_deploy_id": deployment.current_deploy_id,
-        "git": {"url": deployment.git_url, "branch": deployment.git_branch, "subdir": deployment.git_subdir},
+        "git": {"url": deployment.git_url_shown, "branch": deployment.git_branch, "subdir": deployment.git_subdir},
         "components": [],  # filled in by the runtime: what each Airflow component really runs
     }
 

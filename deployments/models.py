@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -171,6 +172,14 @@ class Deployment(models.Model):
         if not self.desired_image_repository or not self.desired_image_tag:
             return ""
         return f"{self.desired_image_repository}:{self.desired_image_tag}"
+
+    @property
+    def git_url_shown(self) -> str:
+        """The git URL without a password or token in it, for pages and the API."""
+        parts = urlsplit(self.git_url)
+        if parts.scheme and "@" in parts.netloc:
+            return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+        return self.git_url
 
     @property
     def airflow_major(self) -> int | None:

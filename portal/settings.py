@@ -34,6 +34,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "deployments.middleware.UploadSizeLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -170,18 +171,23 @@ AIRDOCK_ARCHIVE_MAX_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_BYTES", default=200 * 1
 AIRDOCK_ARCHIVE_MAX_ENTRIES = env.int("AIRDOCK_ARCHIVE_MAX_ENTRIES", default=20_000)
 AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES", default=1024 * 1024 * 1024)
 AIRDOCK_ARCHIVE_MAX_RATIO = env.int("AIRDOCK_ARCHIVE_MAX_RATIO", default=200)
+# A request body larger than this is refused before it is read (an archive, or a folder picked in
+# the browser, plus the form around it).
+AIRDOCK_UPLOAD_MAX_BYTES = env.int(
+    "AIRDOCK_UPLOAD_MAX_BYTES", default=max(AIRDOCK_ARCHIVE_MAX_BYTES, AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES) + 1024 * 1024
+)
 AIRDOCK_BUILD_TIMEOUT = env.int("AIRDOCK_BUILD_TIMEOUT", default=1800)
 # Builds need a network for packages.txt / requirements.txt. "host" is what works on an engine
 # without a bridge; it also lets a Dockerfile's RUN reach loopback services, so give Redis, the
 # registry and S3 credentials in production, or run the engine with a bridge and set "bridge".
 AIRDOCK_BUILD_NETWORK = env.str("AIRDOCK_BUILD_NETWORK", default="host")
 AIRDOCK_BUILD_MEMORY = env.int("AIRDOCK_BUILD_MEMORY", default=4 * 1024**3)
+# Time limit of the requirements.txt install inside a build (a build argument of the runtime images).
+AIRDOCK_REQUIREMENTS_TIMEOUT = env.int("AIRDOCK_REQUIREMENTS_TIMEOUT", default=900)
 AIRDOCK_CHECK_TIMEOUT = env.int("AIRDOCK_CHECK_TIMEOUT", default=600)
 AIRDOCK_CHECK_MEMORY = env.int("AIRDOCK_CHECK_MEMORY", default=2 * 1024**3)
 AIRDOCK_PUSH_TIMEOUT = env.int("AIRDOCK_PUSH_TIMEOUT", default=1800)
 AIRDOCK_DEPLOY_JOB_TIMEOUT = env.int("AIRDOCK_DEPLOY_JOB_TIMEOUT", default=4 * 3600)
-AIRDOCK_GIT_ALLOWED_SCHEMES = env.list("AIRDOCK_GIT_ALLOWED_SCHEMES", default=["https", "ssh", "git"])
-AIRDOCK_GIT_TIMEOUT = env.int("AIRDOCK_GIT_TIMEOUT", default=120)
 AIRDOCK_GIT_ALLOWED_SCHEMES = env.list("AIRDOCK_GIT_ALLOWED_SCHEMES", default=["https", "ssh", "git"])
 AIRDOCK_GIT_TIMEOUT = env.int("AIRDOCK_GIT_TIMEOUT", default=120)
 DATA_UPLOAD_MAX_NUMBER_FILES = env.int("DJANGO_DATA_UPLOAD_MAX_NUMBER_FILES", default=5000)

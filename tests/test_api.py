@@ -139,6 +139,11 @@ def test_it_queues_a_deploy_and_is_safe_to_retry(client, author_token, deploymen
     assert retry.status_code == 202 and retry.json()["id"] == body["id"]
     conflict = post_deploy(client, deployment, author_token, archive, HTTP_IDEMPOTENCY_KEY="ci-run-43")
     assert conflict.status_code == 409 and f"Deploy {body['id']} is in progress" in conflict.json()["detail"]
+    other_caller = post_deploy(client, deployment, make_token(deployment.workspace.organization, Role.OWNER), archive,
+                               HTTP_IDEMPOTENCY_KEY="ci-run-42")
+    assert other_caller.status_code == 400 and "already used for deploy" in other_caller.json()["detail"]
+    other_kind = post_deploy(client, deployment, author_token, archive, HTTP_IDEMPOTENCY_KEY="ci-run-42", data={"kind": "dags"})
+    assert other_kind.status_code == 400 and "another kind of deploy" in other_kind.json()["detail"]
     deploy = Deploy.objects.get()
     assert deploy.created_by_token.prefix == author_token[:10]
     assert AuditEvent.objects.filter(action="deploy.create", actor_token=deploy.created_by_token).exists()
@@ -147,6 +152,21 @@ def test_it_queues_a_deploy_and_is_safe_to_retry(client, author_token, deploymen
 def test_it_explains_a_bad_upload(client, author_token, deployment):
     response = post_deploy(client, deployment, author_token, b"garbage")
     assert response.status_code == 400 and "neither a .zip nor a .tar.gz" in response.json()["detail"]
+
+
+def test_it_refuses_an_oversized_upload_before_reading_it(client, author_token, deployment, archive, settings, monkeypatch):
+    settings.AIRDOCK_UPLOAD_MAX_BYTES = len(archive) // 2
+    monkeypatch.setattr(deploys, "_spool", lambda upload: pytest.fail("the body was read"))
+    response = post_deploy(client, deployment, author_token, archive)
+    assert response.status_code == 413 and "AIRDOCK_UPLOAD_MAX_BYTES" in response.json()["detail"]
+    assert not Deploy.objects.exists()
+
+
+def test_it_hides_credentials_in_the_git_url(client, author_token, deployment):
+    deployment.git_url = "https://ci-bot:ghp_s3cr3t@github.com/acme/airflow.git"
+    deployment.save()
+    shown = client.get(f"/api/v1/deployments/{deployment.pk}", **auth(author_token)).json()["git"]["url"]
+    assert shown == "https://***@github.com/acme/airflow.git"
 
 
 def test_it_reports_a_deploy_and_follows_its_log(client, author_token, deployment):

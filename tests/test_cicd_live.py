@@ -113,6 +113,33 @@ def test_it_deploys_the_pushed_commit_from_a_signed_webhook(client, alice, deplo
 
 
 @pytest.mark.django_db
+def test_a_replayed_or_malformed_webhook_deploys_nothing_new(client, deployment, bare_repo, monkeypatch):
+    bare, work, git = bare_repo
+    deployment.git_url, deployment.git_subdir, deployment.webhook_secret = f"file://{bare}", "airflow", "s3cret"
+    deployment.save()
+    monkeypatch.setattr(deploys, "deploy_enqueue", lambda *, deploy: None)
+    url = f"/hooks/git/{deployment.pk}/"
+    head = git("rev-parse", "HEAD")
+
+    def post(payload, **headers):
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        return client.post(url, body, content_type="application/json", **{**signed(body, "s3cret"), **headers})
+
+    push = {"ref": "refs/heads/main", "after": head}
+    first = post(push, HTTP_X_GITHUB_DELIVERY="d-1")
+    assert first.status_code == 202, first.content
+    replay = post(push, HTTP_X_GITHUB_DELIVERY="d-1")
+    assert replay.status_code == 202 and replay.json()["deploy_id"] == first.json()["deploy_id"]
+    assert Deploy.objects.count() == 1
+    assert post([1, 2]).status_code == 400
+    assert post({"ref": "refs/heads/main", "after": "--upload-pack=touch /tmp/x"}).status_code == 400
+    assert post({"ref": "refs/heads/main", "after": head[:12]}).status_code == 400
+    assert client.post(url, b"{}", content_type="application/json", HTTP_X_GITLAB_TOKEN="sécret").status_code == 403
+    assert client.post("/hooks/git/999999/", b"{}", content_type="application/json", **signed(b"{}", "s3cret")).status_code == 403
+    assert Deploy.objects.count() == 1
+
+
+@pytest.mark.django_db
 def test_it_deploys_the_branch_head_from_the_browser(client, bob, deployment, bare_repo, monkeypatch):
     bare, work, git = bare_repo
     deployment.git_url, deployment.git_subdir = f"file://{bare}", "airflow"
@@ -165,7 +192,7 @@ def test_the_cli_deploys_a_project_end_to_end_and_fails_ci_on_a_failed_deploy(li
     work_while(ok)
     out, err = ok.communicate()
     assert ok.returncode == 0, out + err
-    assert "Executing 7 build triggers" in out and "succeeded" in out
+    assert "build triggers" in out and "succeeded" in out
     deploy = Deploy.objects.latest("pk")
     assert deploy.state == Deploy.State.SUCCEEDED and deploy.description == "from CI"
     assert "secret-notes.txt" not in "\n".join(deploy.log_lines.values_list("text", flat=True))

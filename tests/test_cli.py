@@ -36,6 +36,13 @@ def test_it_explains_what_is_not_a_project(tmp_path):
 @pytest.mark.parametrize("rel, patterns, expected", [
     ("a/b/c.pyc", ["**/*.pyc"], True), ("logs/x", ["logs/"], True), ("dags/x.py", ["*"], True),
     ("dags/x.py", ["*", "!dags"], False), ("include/x.py", ["include/*.txt"], False),
+    # As Docker: `*` stops at `/`, patterns are cleaned, `**` spans any number of folders.
+    ("README.md", ["*.md"], True), ("include/README.md", ["*.md"], False), ("include/README.md", ["**/*.md"], True),
+    ("secret.txt", ["./secret.txt"], True), ("a/b/secret.txt", ["a//b/../b/secret.txt"], True),
+    ("include/sql/q.sql", ["include/**"], True), ("include/sql/q.sql", ["include/**/q.sql"], True),
+    ("include/q.sql", ["include/**/q.sql"], True), ("include/notes.txt", ["include/note?.txt"], True),
+    ("include/x.pyc", ["include/*.py[cod]"], True), ("include/x.py", ["include/*.py[!c]"], False),
+    ("tests/a.py", ["/tests"], True), ("x", ["!x"], False), ("scratch/a/b.txt", ["scratch", "!scratch/a/b.txt"], False),
 ])
 def test_it_matches_dockerignore_like_docker(rel, patterns, expected):
     assert ignored(rel, patterns) is expected

@@ -167,6 +167,14 @@ def test_it_refuses_another_deployments_image_as_a_prebuilt_image(alice, deploym
             deploys.deploy_create(deployment=deployment, user=alice, kind="IMAGE", image_name=name)
 
 
+def test_it_refuses_an_oversized_upload_with_a_clear_message(client, bob, deployment, archive, settings):
+    settings.AIRDOCK_UPLOAD_MAX_BYTES = 100
+    client.force_login(bob)
+    response = client.post(reverse("deploy_create", args=[deployment.pk]), upload(archive))
+    assert response.status_code == 413 and "more than the 100" in response.content.decode()
+    assert not Deploy.objects.exists()
+
+
 def test_it_explains_a_folder_upload_without_paths(client, bob, deployment):
     client.force_login(bob)
     response = client.post(reverse("deploy_create", args=[deployment.pk]), {

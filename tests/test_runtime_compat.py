@@ -1,6 +1,7 @@
 """Real Astro projects (laid out as `astro dev init` lays them out, Dockerfile with only a FROM
 line) build, parse and test here as on Astro, for both Runtime lines."""
 import io
+import socket
 
 import docker
 import pytest
@@ -135,7 +136,7 @@ def test_it_reuses_every_layer_and_rebuilds_only_the_last_for_a_dag_change(alice
     assert first.state == second.state == Deploy.State.SUCCEEDED
     assert second.image_digest == first.image_digest, "an unchanged project gives the very same image"
     build_log = list(second.log_lines.filter(step="BUILDING").values_list("text", flat=True))
-    assert "Executing 7 build triggers" in " ".join(build_log)
+    assert "Executing 8 build triggers" in " ".join(build_log)
     assert not any("Running in" in line for line in build_log), "no build step ran again"
     (project / "dags" / "example_dag.py").write_text(GOOD_DAG_3 + "\n# a small change\n")
     third = run(deployment, alice, project)
@@ -154,8 +155,52 @@ def test_it_fails_a_requirement_that_would_change_the_runtime_naming_it(alice, w
     project = make_project(tmp_path / "p", requirements="apache-airflow==2.9.0\n")
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.FAILED
-    assert "apache-airflow" in deploy.error or "apache-airflow" in "\n".join(deploy.log_lines.values_list("text", flat=True))
-    assert "requirements.txt cannot be installed on this runtime" in "\n".join(deploy.log_lines.values_list("text", flat=True))
+    assert "requirements.txt cannot be installed on this runtime" in deploy.error
+    assert "apache-airflow==2.9.0" in deploy.error, deploy.error  # the conflicting pin, named
+
+
+def test_it_stops_a_requirements_install_that_runs_past_its_time_limit(alice, workspace, tmp_path, settings):
+    """A package index that never answers: the install is stopped and the error names the step."""
+    settings.AIRDOCK_REQUIREMENTS_TIMEOUT = 3
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)  # accepts connections and never answers them
+    port = server.getsockname()[1]
+    try:
+        deployment = factories.DeploymentFactory(workspace=workspace)
+        project = make_project(tmp_path / "p", requirements=f"slowpkg @ http://127.0.0.1:{port}/slowpkg-1.0.tar.gz\n")
+        deploy = run(deployment, alice, project)
+    finally:
+        server.close()
+    assert deploy.state == Deploy.State.FAILED
+    assert "installing requirements.txt took longer than 3 s (AIRDOCK_REQUIREMENTS_TIMEOUT)" in deploy.error, deploy.error
+    assert deploy.steps.get(name=Deploy.State.BUILDING).state == DeployStep.State.FAILED
+    assert deployment.deploys.filter(state=Deploy.State.SUCCEEDED).count() == 0
+
+
+def test_it_names_a_debian_package_that_does_not_exist(alice, workspace, tmp_path):
+    deployment = factories.DeploymentFactory(workspace=workspace)
+    deploy = run(deployment, alice, make_project(tmp_path / "p", packages="jq\nno-such-package-airdock\n"))
+    assert deploy.state == Deploy.State.FAILED
+    assert "packages.txt cannot be installed" in deploy.error and "no-such-package-airdock" in deploy.error, deploy.error
+
+
+@pytest.mark.parametrize("line", ["3.1", "2.10"])
+def test_a_base_image_has_no_triggers_and_builds_a_dockerfile_that_copies_itself(alice, workspace, tmp_path, line):
+    base = {"3.1": "astrocrpublic.azurecr.io/runtime:3.1-1-base", "2.10": "quay.io/astronomer/astro-runtime:12.7.0-base"}[line]
+    project = sample(tmp_path, line)
+    (project / "Dockerfile").write_text(f"FROM {base}\nCOPY --chown=astro:0 dags /usr/local/airflow/dags\nCOPY --chown=astro:0 include /usr/local/airflow/include\n")
+    deployment = factories.DeploymentFactory(workspace=workspace, dag_deploy_enabled=False)
+    deploy = run(deployment, alice, project)
+    assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
+    assert deploy.runtime_image_used == f"airdock/runtime:{line}-base"
+    assert "build triggers" not in " ".join(deploy.log_lines.values_list("text", flat=True))
+    assert deploy.parse_results["dag_ids"] and "example_dag" in deploy.parse_results["dag_ids"]
+    listing = in_image(deploy, "sh", "-c", "ls -A; command -v jq || echo no-jq; python -c 'import emoji' 2>/dev/null || echo no-emoji")
+    # Only what the Dockerfile copied: packages.txt / requirements.txt neither copied nor installed.
+    names = set(listing.split())
+    assert {"dags", "include", "no-emoji", "no-jq"} <= names
+    assert not names & {"packages.txt", "requirements.txt", "tests", "README.md", ".env", "airflow_settings.yaml"}
 
 
 def test_it_says_when_a_deploy_moves_a_deployment_between_airflow_lines(alice, workspace, tmp_path):

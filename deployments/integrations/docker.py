@@ -8,6 +8,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import io
+import re
 import tarfile
 import threading
 import time
@@ -53,6 +54,7 @@ def client(timeout: int = 120) -> docker.DockerClient:
 
 
 MAX_PARTIAL_LINE = 64 * 1024
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 MAX_KEPT_OUTPUT = 2000  # lines of a check's output kept in memory (all reach on_line)
 
 
@@ -69,13 +71,16 @@ class _Lines:
             lines.append(self.buffer)
             self.buffer = ""
         for line in lines:
-            if line.strip():
-                self.sink(line.rstrip())
+            self._emit(line)
 
     def close(self) -> None:
-        if self.buffer.strip():
-            self.sink(self.buffer.rstrip())
+        self._emit(self.buffer)
         self.buffer = ""
+
+    def _emit(self, line: str) -> None:
+        line = ANSI_ESCAPE.sub("", line).rstrip()  # the engine colours a build step's stderr red
+        if line.strip():
+            self.sink(line)
 
 
 def image_exists(name: str) -> bool:
@@ -106,21 +111,30 @@ def image_pull(name: str, *, on_line: LineSink) -> None:
 
 
 def image_build(
-    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int
+    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int,
+    buildargs: dict[str, str] | None = None,
 ) -> str:
     """Build `context_dir` (honouring its .dockerignore) and return the image id.
 
     The engine's own output streams to on_line. Raise BuildError on a failed step and StepTimeout
-    when the build runs longer than `timeout` seconds.
+    when the build runs longer than `timeout` seconds. The runtime images' own scripts print the
+    cause of a failure on lines starting "ERROR:"; those lead the BuildError's message.
     """
     api = client(timeout=timeout).api
     deadline = time.monotonic() + timeout
-    lines = _Lines(on_line)
+    causes: list[str] = []
+
+    def sink(line: str) -> None:
+        if line.startswith("ERROR: ") and len(causes) < 5:
+            causes.append(line.removeprefix("ERROR: ").strip())
+        on_line(line)
+
+    lines = _Lines(sink)
     image_id = ""
     try:
         stream = api.build(
             path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
-            network_mode=settings.AIRDOCK_BUILD_NETWORK,
+            network_mode=settings.AIRDOCK_BUILD_NETWORK, buildargs=buildargs or None,
             container_limits={"memory": memory, "memswap": -1},
         )
         for chunk in stream:
@@ -130,8 +144,10 @@ def image_build(
                 image_id = chunk["aux"]["ID"]
             if "error" in chunk:
                 lines.close()
-                message = (chunk.get("errorDetail") or {}).get("message") or chunk["error"]
-                raise BuildError(f"The image build failed: {message.strip()}")
+                message = ((chunk.get("errorDetail") or {}).get("message") or chunk["error"]).strip()
+                if causes:
+                    message = f"{' '.join(causes)} ({message})"
+                raise BuildError(f"The image build failed: {message}")
             if time.monotonic() > deadline:
                 raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.")
     except requests.exceptions.ReadTimeout as exc:

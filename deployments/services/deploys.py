@@ -124,10 +124,20 @@ def _check_kind(
 
 
 def _check_prebuilt_image(*, deployment: Deployment, image_name: str) -> None:
-    """A prebuilt image must exist and must not be another deployment's build or push."""
-    own = f"{settings.AIRDOCK_REGISTRY}/{deployment.workspace.organization.slug}/deployment-{deployment.pk}:"
-    foreign = image_name.startswith("airdock-build/") or (
-        image_name.startswith(f"{settings.AIRDOCK_REGISTRY}/") and not image_name.startswith(own)
+    """A prebuilt image must exist and must not be another deployment's build or push.
+
+    Only names are accepted: the engine also resolves image ids and id prefixes, which would reach
+    any image on it, other tenants' builds included.
+    """
+    last = image_name.rsplit("/", 1)[-1]
+    if image_name.lower().startswith("sha256:") or (":" not in last and "@" not in last):
+        raise DeployError(
+            f"Name the prebuilt image as repository:tag or repository@sha256:digest (got {image_name!r}); image ids are not accepted."
+        )
+    name = image_name.lower()
+    own = f"{settings.AIRDOCK_REGISTRY}/{deployment.workspace.organization.slug}/deployment-{deployment.pk}".lower()
+    foreign = name.startswith("airdock-build/") or (
+        name.startswith(f"{settings.AIRDOCK_REGISTRY.lower()}/") and not name.startswith((own + ":", own + "@"))
     )
     if foreign:
         raise DeployError(f"The image {image_name!r} belongs to another deployment; deploy your own image.")
@@ -174,6 +184,14 @@ def deploy_create(
     if idempotency_key:
         earlier = deployment.deploys.filter(idempotency_key=idempotency_key).first()
         if earlier is not None:
+            same_caller = earlier.created_by_token_id == (token.pk if token else None) and (
+                earlier.created_by_id == (user.pk if user else None)
+            )
+            if not same_caller or earlier.kind != kind.upper():
+                raise DeployError(
+                    f"The Idempotency-Key {idempotency_key!r} was already used for deploy {earlier.pk}, by another "
+                    "caller or for another kind of deploy; send a new key for a new request."
+                )
             return earlier  # a retry of a request that already created this deploy
     deploys_fail_lost(deployment=deployment)
     kind = kind.upper()
@@ -622,9 +640,13 @@ class _Run:
         ignore.write_text(existing.rstrip("\n") + "\n" + "\n".join(extra) + "\n", encoding="utf-8")
         tag = f"airdock-build/deployment-{self.deployment.pk}:deploy-{self.deploy.pk}"
         # No per-deploy labels: an unchanged project must give the very same image, every layer cached.
+        # The runtime images' ONBUILD triggers take their time limit as a build argument; images
+        # without those triggers get none (an unused build argument is a warning in the log).
+        triggers = any(r.line is not None and not r.image.endswith("-base") for r in resolutions)
         engine.image_build(
             context_dir=paths.project, tag=tag, on_line=self.log,
             timeout=settings.AIRDOCK_BUILD_TIMEOUT, memory=settings.AIRDOCK_BUILD_MEMORY,
+            buildargs={"AIRDOCK_REQUIREMENTS_TIMEOUT": str(settings.AIRDOCK_REQUIREMENTS_TIMEOUT)} if triggers else None,
         )
         self.image = tag
 

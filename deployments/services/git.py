@@ -20,6 +20,8 @@ def _git(*args: str, cwd: Path | None = None) -> str:
         **os.environ, "GIT_TERMINAL_PROMPT": "0",
         "GIT_ALLOW_PROTOCOL": ":".join(settings.AIRDOCK_GIT_ALLOWED_SCHEMES),
     }
+    # Never wait for a password or a host-key question: fail at once with ssh's message.
+    env.setdefault("GIT_SSH_COMMAND", "ssh -o BatchMode=yes")
     try:
         result = subprocess.run(
             ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=settings.AIRDOCK_GIT_TIMEOUT,
@@ -54,7 +56,7 @@ def git_fetch_project(*, deployment: Deployment, commit: str = "") -> tuple[Path
         branch = deployment.git_branch or "main"
         _git("clone", "--quiet", "--no-tags", "--single-branch", "--branch", branch, "--", deployment.git_url, str(checkout))
         if commit:
-            _git("checkout", "--quiet", "--detach", commit, cwd=checkout)
+            _git("checkout", "--quiet", "--detach", commit, "--", cwd=checkout)
         sha = _git("rev-parse", "HEAD", cwd=checkout)
         project = (checkout / deployment.git_subdir).resolve() if deployment.git_subdir else checkout
         if not project.is_relative_to(checkout.resolve()) or not project.is_dir():
@@ -73,15 +75,20 @@ def git_fetch_project(*, deployment: Deployment, commit: str = "") -> tuple[Path
 
 def deploy_from_git(
     *, deployment: Deployment, user=None, token: ApiToken | None = None, ip: str | None = None,
-    commit: str = "", kind: str = Deploy.Kind.IMAGE_AND_DAGS,
+    commit: str = "", kind: str = Deploy.Kind.IMAGE_AND_DAGS, idempotency_key: str = "",
 ) -> Deploy:
     """Build the head of the deployment's branch (or a pushed commit) and deploy it."""
+    if idempotency_key:
+        earlier = deployment.deploys.filter(idempotency_key=idempotency_key).first()
+        if earlier is not None:
+            return earlier  # nothing to fetch: this request already made its deploy
     packed, sha = git_fetch_project(deployment=deployment, commit=commit)
     try:
         with open(packed, "rb") as archive:
             return deploy_create(
                 deployment=deployment, user=user, token=token, ip=ip, kind=kind, archive=archive,
                 description=f"git {deployment.git_branch or 'main'} @ {sha[:12]}", git_commit=sha,
+                idempotency_key=idempotency_key,
             )
     finally:
         packed.unlink(missing_ok=True)
