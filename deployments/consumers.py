@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import get_user_model
 
 from . import events, selectors
 
@@ -19,16 +20,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.joined = []
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
+        if not await self._join_authorized(user if user is not None and user.is_authenticated else None):
             return
-        groups = await database_sync_to_async(self.authorized_groups)(user)
-        if groups is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
-        self.joined = groups
         await self.accept()
         for event in await database_sync_to_async(self.snapshot)(user):
             await self.send_json(event)
@@ -39,6 +32,34 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def airdock_event(self, message: dict) -> None:
         await self.send_json(message["event"])
+
+    async def airdock_access(self, message: dict) -> None:
+        """The user's memberships or account changed: keep only what the user may still see."""
+        await self._join_authorized(await database_sync_to_async(self._current_user)())
+
+    async def _join_authorized(self, user) -> bool:
+        """Be in exactly the groups `user` may hear (plus the user's own); close when none."""
+        groups = None if user is None else await database_sync_to_async(self.authorized_groups)(user)
+        if groups is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED if user is None else CLOSE_NOT_FOUND)
+            return False
+        groups = [*groups, events.user_group(user.pk)]
+        for group in set(self.joined) - set(groups):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        for group in groups:
+            if group not in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        self.joined = groups
+        return True
+
+    async def airdock_signout(self, message: dict) -> None:
+        session = self.scope.get("session")
+        if session is not None and session.session_key == message["session_key"]:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    def _current_user(self):
+        """The socket's user as the database has it now, or None once inactive or deleted."""
+        return get_user_model()._default_manager.filter(pk=self.scope["user"].pk, is_active=True).first()
 
     def authorized_groups(self, user) -> list[str] | None:
         raise NotImplementedError

@@ -2,7 +2,8 @@
 
 Events go to Channels groups (channels-redis, so the RQ worker's events cross processes) after the
 transaction that made the change commits. Groups: one per deploy, one per deployment, one per
-workspace (the dashboard listens to the workspaces a user can see).
+workspace (the dashboard listens to the workspaces a user can see), and one per user, which only
+carries "re-check your access" to that user's open sockets.
 """
 from __future__ import annotations
 
@@ -29,6 +30,37 @@ def deployment_group(deployment_id: int) -> str:
 
 def workspace_group(workspace_id: int) -> str:
     return f"workspace.{workspace_id}"
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def _to_user(user_id: int, message: dict[str, Any]) -> None:
+    if not getattr(settings, "AIRDOCK_LIVE_EVENTS", True):
+        return
+
+    def send() -> None:
+        layer = get_channel_layer()
+        if layer is None:
+            return
+        try:
+            async_to_sync(layer.group_send)(user_group(user_id), message)
+        except Exception:  # noqa: BLE001 - a socket re-checks its access on every reconnect anyway
+            logger.warning("cannot reach user %s's sockets", user_id, exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def access_changed(user_id: int) -> None:
+    """A user's memberships or account changed: every socket of the user re-checks its access
+    (and closes when it is gone) once the current transaction commits."""
+    _to_user(user_id, {"type": "airdock.access"})
+
+
+def session_ended(user_id: int, session_key: str) -> None:
+    """The user signed out: the sockets opened with that session close."""
+    _to_user(user_id, {"type": "airdock.signout", "session_key": session_key})
 
 
 def _send(groups: list[str], event: dict[str, Any]) -> None:

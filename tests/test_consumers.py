@@ -115,3 +115,47 @@ def test_the_dashboard_socket_hears_only_visible_workspaces(client, bob, charlie
         await ws.disconnect()
 
     async_to_sync(scenario)()
+
+
+def test_an_open_socket_follows_membership_changes_and_sign_out(client, bob, deployment, workspace):
+    """Access is re-checked on open sockets, not only at connect: removed users stop hearing."""
+    from deployments.models import WorkspaceMembership
+    from deployments.services import tenancy
+
+    cookie = session_cookie(client, bob)
+    other = factories.WorkspaceFactory(organization=workspace.organization, name="Later")
+    later = factories.DeploymentFactory(workspace=other)
+
+    async def scenario():
+        page = communicator(f"/ws/deployments/{deployment.pk}/", cookie)
+        dashboard = communicator("/ws/dashboard/", cookie)
+        assert (await page.connect())[0] and (await dashboard.connect())[0]
+        # Added to another workspace: the open dashboard starts hearing it.
+        await sync_to_async(tenancy.workspace_member_set)(workspace=other, user=bob, role=WorkspaceMembership.Role.MEMBER)
+        await dashboard.receive_nothing(timeout=0.5)
+        await sync_to_async(events.deployment_changed)(later)
+        assert (await dashboard.receive_json_from(timeout=5))["deployment_id"] == later.pk
+        # Removed from the deployment's workspace: its page socket closes, before any more data.
+        await sync_to_async(lambda: WorkspaceMembership.objects.filter(user=bob, workspace=workspace).delete())()
+        assert await page.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+        # Signed out: the sockets of that session close too.
+        await sync_to_async(client.logout)()
+        assert await dashboard.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+    async_to_sync(scenario)()
+
+
+def test_a_deactivated_account_loses_its_open_sockets(client, bob, deployment):
+    cookie = session_cookie(client, bob)
+
+    def deactivate():
+        bob.is_active = False
+        bob.save()
+
+    async def scenario():
+        ws = communicator(f"/ws/deployments/{deployment.pk}/", cookie)
+        assert (await ws.connect())[0]
+        await sync_to_async(deactivate)()
+        assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
+
+    async_to_sync(scenario)()
