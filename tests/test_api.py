@@ -197,3 +197,27 @@ def test_it_prints_a_new_token_alone_from_the_command(org, workspace, capsys):
     assert out.startswith("adk_") and out.count("\n") == 1
     token = tokens.token_authenticate(raw=out.strip())
     assert token.workspace == workspace and token.role == "author"
+
+
+@pytest.mark.django_db
+def test_the_asgi_server_refuses_an_oversized_upload_from_its_headers_alone(settings):
+    """Under ASGI, Django receives the whole body before middleware runs: the wrapper answers first."""
+    from asgiref.sync import async_to_sync
+    from asgiref.testing import ApplicationCommunicator
+
+    from portal.asgi import application
+
+    settings.AIRDOCK_UPLOAD_MAX_BYTES = 1024
+    scope = {"type": "http", "method": "POST", "path": "/api/v1/deployments/1/deploys", "query_string": b"",
+             "headers": [(b"host", b"127.0.0.1:8000"), (b"content-length", b"5000000000")], "http_version": "1.1",
+             "scheme": "http", "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 5000)}
+
+    async def scenario():
+        app = ApplicationCommunicator(application, scope)  # sends no body: reading it would hang
+        start = await app.receive_output(timeout=5)
+        body = await app.receive_output(timeout=5)
+        return start, body
+
+    start, body = async_to_sync(scenario)()
+    assert start["status"] == 413
+    assert "AIRDOCK_UPLOAD_MAX_BYTES" in json.loads(body["body"])["detail"]
