@@ -103,7 +103,8 @@ def _pattern_regex(pattern: str) -> re.Pattern[str]:
                 out.append(re.escape(char))
             else:
                 body = pattern[i + 1:close]
-                body = "^" + body[1:] if body[:1] in "!^" and body else body
+                if body.startswith(("!", "^")):
+                    body = "^" + body[1:]
                 out.append(f"[{body}]")
                 i = close
         elif char == "\\" and i + 1 < len(pattern):

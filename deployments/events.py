@@ -37,19 +37,8 @@ def user_group(user_id: int) -> str:
 
 
 def _to_user(user_id: int, message: dict[str, Any]) -> None:
-    if not getattr(settings, "AIRDOCK_LIVE_EVENTS", True):
-        return
-
-    def send() -> None:
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        try:
-            async_to_sync(layer.group_send)(user_group(user_id), message)
-        except Exception:  # noqa: BLE001 - a socket re-checks its access on every reconnect anyway
-            logger.warning("cannot reach user %s's sockets", user_id, exc_info=True)
-
-    transaction.on_commit(send)
+    if getattr(settings, "AIRDOCK_LIVE_EVENTS", True):
+        transaction.on_commit(lambda: _publish([user_group(user_id)], message))
 
 
 def access_changed(user_id: int) -> None:
@@ -65,7 +54,10 @@ def session_ended(user_id: int, session_key: str) -> None:
 
 def _send(groups: list[str], event: dict[str, Any]) -> None:
     # Round-trip through JSON so an event that could not cross the wire fails here, in tests too.
-    message = {"type": "airdock.event", "event": json.loads(json.dumps(event, cls=DjangoJSONEncoder))}
+    _publish(groups, {"type": "airdock.event", "event": json.loads(json.dumps(event, cls=DjangoJSONEncoder))})
+
+
+def _publish(groups: list[str], message: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
@@ -73,7 +65,7 @@ def _send(groups: list[str], event: dict[str, Any]) -> None:
         try:
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # noqa: BLE001 - a live update lost must never fail a deploy
-            logger.warning("cannot publish %s to %s", event.get("type"), group, exc_info=True)
+            logger.warning("cannot publish %s to %s", message.get("event", message).get("type"), group, exc_info=True)
 
 
 def notify(groups: list[str], event: dict[str, Any]) -> None:

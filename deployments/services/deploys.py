@@ -157,6 +157,29 @@ def _spool(upload: IO[bytes]) -> Path:
     return Path(handle.name)
 
 
+def deploy_for_idempotency_key(
+    *, deployment: Deployment, key: str, kind: str, user=None, token: ApiToken | None = None
+) -> Deploy | None:
+    """The deploy an earlier request with this Idempotency-Key made, or None.
+
+    Raise DeployError when the key was used by another caller or for another kind of deploy.
+    """
+    if not key:
+        return None
+    earlier = deployment.deploys.filter(idempotency_key=key).first()
+    if earlier is None:
+        return None
+    same_caller = earlier.created_by_token_id == (token.pk if token else None) and (
+        earlier.created_by_id == (user.pk if user else None)
+    )
+    if not same_caller or earlier.kind != kind.upper():
+        raise DeployError(
+            f"The Idempotency-Key {key!r} was already used for deploy {earlier.pk}, by another "
+            "caller or for another kind of deploy; send a new key for a new request."
+        )
+    return earlier
+
+
 def deploy_create(
     *,
     deployment: Deployment,
@@ -181,18 +204,9 @@ def deploy_create(
     """
     deployment.refresh_from_db()  # decide on what the deployment runs now, not on a stale copy
     idempotency_key = idempotency_key.strip()[:128]
-    if idempotency_key:
-        earlier = deployment.deploys.filter(idempotency_key=idempotency_key).first()
-        if earlier is not None:
-            same_caller = earlier.created_by_token_id == (token.pk if token else None) and (
-                earlier.created_by_id == (user.pk if user else None)
-            )
-            if not same_caller or earlier.kind != kind.upper():
-                raise DeployError(
-                    f"The Idempotency-Key {idempotency_key!r} was already used for deploy {earlier.pk}, by another "
-                    "caller or for another kind of deploy; send a new key for a new request."
-                )
-            return earlier  # a retry of a request that already created this deploy
+    earlier = deploy_for_idempotency_key(deployment=deployment, key=idempotency_key, kind=kind, user=user, token=token)
+    if earlier is not None:
+        return earlier  # a retry of a request that already created this deploy
     deploys_fail_lost(deployment=deployment)
     kind = kind.upper()
     image_name = image_name.strip()

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 from django.conf import settings
 
 from ..models import ApiToken, Deploy, Deployment
-from .deploys import DeployError, deploy_create
+from .deploys import DeployError, deploy_create, deploy_for_idempotency_key
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
@@ -78,10 +78,9 @@ def deploy_from_git(
     commit: str = "", kind: str = Deploy.Kind.IMAGE_AND_DAGS, idempotency_key: str = "",
 ) -> Deploy:
     """Build the head of the deployment's branch (or a pushed commit) and deploy it."""
-    if idempotency_key:
-        earlier = deployment.deploys.filter(idempotency_key=idempotency_key).first()
-        if earlier is not None:
-            return earlier  # nothing to fetch: this request already made its deploy
+    earlier = deploy_for_idempotency_key(deployment=deployment, key=idempotency_key, kind=kind, user=user, token=token)
+    if earlier is not None:
+        return earlier  # nothing to fetch: this request already made its deploy
     packed, sha = git_fetch_project(deployment=deployment, commit=commit)
     try:
         with open(packed, "rb") as archive:
