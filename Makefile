@@ -30,10 +30,10 @@ run: venv services runtime-image migrate
 test: venv services runtime-image
 	scripts/test.sh
 
-# Re-pin a runtime line's packages (runtime/lines/LINE/requirements.in -> requirements.txt).
+# Re-pin a runtime line's packages (images/runtime/lines/LINE/requirements.in -> requirements.txt).
 lock-runtime: venv
-	for line in $$(ls runtime/lines); do \
-	  $(VENV)/bin/uv pip compile runtime/lines/$$line/requirements.in -o runtime/lines/$$line/requirements.txt \
+	for line in $$(ls images/runtime/lines); do \
+	  $(VENV)/bin/uv pip compile images/runtime/lines/$$line/requirements.in -o images/runtime/lines/$$line/requirements.txt \
 	    --python-version 3.11 --python-platform x86_64-manylinux_2_36 --no-header; done
 
 clean:

@@ -7,58 +7,16 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from .models import (
-    ApiToken, AuditEvent, Deploy, Deployment, DeployStep, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
-)
+from tenancy.audit import Actor
+
+from . import selectors
+from .models import ApiToken, Deploy, Deployment, DeployStep
 from .services import deployments as deployment_services
+from .services import tokens
 
 
-class OrganizationMembershipInline(admin.TabularInline):
-    model = OrganizationMembership
-    extra = 0
-    autocomplete_fields = ["user"]
-
-
-class WorkspaceMembershipInline(admin.TabularInline):
-    model = WorkspaceMembership
-    extra = 0
-    autocomplete_fields = ["user"]
-
-
-@admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug", "created_at"]
-    search_fields = ["name", "slug"]
-    prepopulated_fields = {"slug": ["name"]}
-    inlines = [OrganizationMembershipInline]
-
-
-@admin.register(OrganizationMembership)
-class OrganizationMembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "organization", "role", "created_at"]
-    list_filter = ["role", "organization"]
-    list_select_related = ["user", "organization"]
-    search_fields = ["user__username", "user__email", "organization__name"]
-    autocomplete_fields = ["user", "organization"]
-
-
-@admin.register(Workspace)
-class WorkspaceAdmin(admin.ModelAdmin):
-    list_display = ["name", "organization", "created_at"]
-    list_filter = ["organization"]
-    list_select_related = ["organization"]
-    search_fields = ["name", "organization__name"]
-    autocomplete_fields = ["organization"]
-    inlines = [WorkspaceMembershipInline]
-
-
-@admin.register(WorkspaceMembership)
-class WorkspaceMembershipAdmin(admin.ModelAdmin):
-    list_display = ["user", "workspace", "role", "created_at"]
-    list_filter = ["role", "workspace__organization"]
-    list_select_related = ["user", "workspace__organization"]
-    search_fields = ["user__username", "user__email", "workspace__name"]
-    autocomplete_fields = ["user", "workspace"]
+def _actor(request: HttpRequest) -> Actor:
+    return Actor(user=request.user, ip=request.META.get("REMOTE_ADDR"))
 
 
 @admin.register(Deployment)
@@ -83,7 +41,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     def _set_dag_deploys(self, request: HttpRequest, queryset: QuerySet[Deployment], enabled: bool) -> None:
         for deployment in queryset:
-            deployment_services.deployment_update(deployment=deployment, dag_deploy_enabled=enabled)
+            deployment_services.deployment_update(deployment=deployment, dag_deploy_enabled=enabled, actor=_actor(request))
         self.message_user(request, f"DAG-only deploys {'enabled' if enabled else 'disabled'} on {queryset.count()} deployment(s).", messages.SUCCESS)
 
     @admin.action(description="Enable DAG-only deploys")
@@ -135,46 +93,33 @@ class DeployAdmin(admin.ModelAdmin):
 
     @admin.display(description="Log")
     def log(self, obj: Deploy) -> str:
-        lines = obj.log_lines.order_by("seq").values_list("text", flat=True)
-        return format_html('<pre style="max-height:30rem;overflow:auto">{}</pre>', "\n".join(lines))
+        return format_html('<pre style="max-height:30rem;overflow:auto">{}</pre>', selectors.deploy_log_text(obj))
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
+    """Tokens are read-only here: their scope and role are access, which only changes by making a
+    new token (organization page, create_api_token) and revoking the old one, both audited."""
+
     list_display = ["name", "prefix", "organization", "workspace", "deployment", "role", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["role", "organization"]
     list_select_related = ["organization", "workspace", "deployment"]
     search_fields = ["name", "prefix", "organization__name"]
-    readonly_fields = ["prefix", "token_hash", "created_by", "created_at", "last_used_at", "last_used_ip", "revoked_at"]
-    fields = ["name", "organization", "workspace", "deployment", "role", "expires_at", *readonly_fields]
+    fields = [
+        "name", "organization", "workspace", "deployment", "role", "expires_at", "prefix", "token_hash",
+        "created_by", "created_at", "last_used_at", "last_used_ip", "revoked_at",
+    ]
+    readonly_fields = fields
     actions = ["revoke"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a token's secret is shown once: create them on the organization page or with create_api_token
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # revoke instead: the record of a token stays
+
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request: HttpRequest, queryset: QuerySet[ApiToken]) -> None:
-        from .services import tokens
-        from .services.audit import Actor
-
         for token in queryset:
-            tokens.token_revoke(token=token, actor=Actor(user=request.user, ip=request.META.get("REMOTE_ADDR")))
+            tokens.token_revoke(token=token, actor=_actor(request))
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "organization", "actor", "action", "target", "ip"]
-    list_filter = ["action", "organization"]
-    list_select_related = ["organization", "actor_user", "actor_token"]
-    search_fields = ["action", "target", "actor_user__username"]
-    date_hierarchy = "created_at"
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

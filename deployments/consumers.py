@@ -6,7 +6,8 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
-from django.contrib.auth import get_user_model
+
+from tenancy.selectors import active_user
 
 from . import events, selectors
 
@@ -59,7 +60,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _current_user(self):
         """The socket's user as the database has it now, or None once inactive or deleted."""
-        return get_user_model()._default_manager.filter(pk=self.scope["user"].pk, is_active=True).first()
+        return active_user(self.scope["user"].pk)
 
     def authorized_groups(self, user) -> list[str] | None:
         raise NotImplementedError
@@ -82,7 +83,7 @@ class DeployConsumer(LiveConsumer):
             after = int(query.get("after", ["0"])[0])
         except ValueError:
             after = 0
-        lines = list(self.deploy.log_lines.filter(seq__gt=after).order_by("seq").values("seq", "step", "text")[:5000])
+        lines = selectors.deploy_log_after(self.deploy, after)
         self.deploy.refresh_from_db()
         snapshot = [{"type": "deploy.state", "deploy_id": self.deploy.pk, "deployment_id": self.deploy.deployment_id,
                      "state": self.deploy.state, "error": self.deploy.error, "snapshot": True}]

@@ -2,23 +2,16 @@ from __future__ import annotations
 
 from django import forms
 
-from .models import Deploy, Deployment, Workspace, WorkspaceMembership
+from tenancy.models import WorkspaceMembership
 
-
-class WorkspaceForm(forms.ModelForm):
-    class Meta:
-        model = Workspace
-        fields = ["name", "description"]
-        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+from .models import Deploy, Deployment
+from .services.deployments import EDITABLE_FIELDS
 
 
 class DeploymentForm(forms.ModelForm):
     class Meta:
         model = Deployment
-        fields = [
-            "name", "description", "runtime_image", "executor", "worker_queues",
-            "dag_deploy_enabled", "pytest_by_default", "git_url", "git_branch", "git_subdir", "webhook_secret",
-        ]
+        fields = list(EDITABLE_FIELDS)
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "worker_queues": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
@@ -50,14 +43,6 @@ class TokenForm(forms.Form):
     role = forms.ChoiceField(choices=WorkspaceMembership.Role.choices, initial=WorkspaceMembership.Role.AUTHOR)
     expires_in_days = forms.IntegerField(min_value=0, max_value=3650, initial=90, help_text="0: never expires.")
 
-    def __init__(self, *args, organization, **kwargs) -> None:
+    def __init__(self, *args, scopes: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        choices = [("org", f"Organization {organization.name}")]
-        for ws in organization.workspaces.prefetch_related("deployments"):
-            choices.append((f"ws:{ws.pk}", f"Workspace {ws.name}"))
-            choices += [(f"dep:{d.pk}", f"Deployment {ws.name} / {d.name}") for d in ws.deployments.all()]
-        self.fields["scope"].choices = choices
-
-
-class RollbackForm(forms.Form):
-    deploy_id = forms.IntegerField(min_value=1)
+        self.fields["scope"].choices = scopes

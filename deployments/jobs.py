@@ -1,10 +1,11 @@
-"""RQ entry points: they take ids and call a service, nothing more."""
-from .services import deploys
+"""RQ entry points: they take ids and call a service, nothing more. Services enqueue them by
+dotted path ("deployments.jobs.run_deploy"), so jobs → services is the only direction."""
+from .services.deploys import pipeline, states
 
 
 def run_deploy(deploy_id: int) -> None:
-    deploys.deploy_execute(deploy_id=deploy_id)
+    pipeline.deploy_execute(deploy_id=deploy_id)
 
 
 def fail_lost_deploys() -> int:
-    return deploys.deploys_fail_lost()
+    return states.deploys_fail_lost()

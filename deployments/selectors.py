@@ -1,38 +1,25 @@
-"""Reads. Every queryset a user can reach is built from that user's memberships."""
+"""Reads of deployments, deploys, their logs and API tokens. Everything a user or a token can reach
+is built from the user's memberships (tenancy.selectors) or the token's scope."""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Exists, OuterRef, Q, QuerySet
-from django.http import Http404
+from django.db.models import QuerySet
 
-from .models import (
-    ApiToken, Deploy, Deployment, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
+from tenancy.models import Organization, Workspace
+from tenancy.selectors import (  # noqa: F401 - the access questions views ask, in one place
+    DEPLOY_ROLES,
+    MANAGE_ROLES,
+    WorkspaceRole,
+    can_deploy,
+    can_manage,
+    get_or_404,
+    workspace_role,
+    workspaces_for_user,
 )
 
-WorkspaceRole = WorkspaceMembership.Role
-MANAGE_ROLES = frozenset({WorkspaceRole.OWNER, WorkspaceRole.OPERATOR})
-DEPLOY_ROLES = frozenset({WorkspaceRole.OWNER, WorkspaceRole.OPERATOR, WorkspaceRole.AUTHOR})
+from .models import ApiToken, Deploy, Deployment, DeployStep
 
-
-def organizations_for_user(user: AbstractBaseUser) -> QuerySet[Organization]:
-    return Organization.objects.filter(memberships__user=user)
-
-
-def is_organization_owner(user: AbstractBaseUser, organization: Organization) -> bool:
-    return OrganizationMembership.objects.filter(
-        organization=organization, user=user, role=OrganizationMembership.Role.OWNER
-    ).exists()
-
-
-def workspaces_for_user(user: AbstractBaseUser) -> QuerySet[Workspace]:
-    """Workspaces of organizations the user owns, and those the user is a member of."""
-    owned_org = OrganizationMembership.objects.filter(
-        organization=OuterRef("organization"), user=user, role=OrganizationMembership.Role.OWNER
-    )
-    member = WorkspaceMembership.objects.filter(workspace=OuterRef("pk"), user=user)
-    if not getattr(user, "is_authenticated", False):
-        return Workspace.objects.none()
-    return Workspace.objects.filter(Q(Exists(owned_org)) | Q(Exists(member)))
+LOG_PAGE_MAX = 5000  # log lines one request (page, API call, socket snapshot) gets at most
 
 
 def deployments_for_user(user: AbstractBaseUser) -> QuerySet[Deployment]:
@@ -43,32 +30,6 @@ def deploys_for_user(user: AbstractBaseUser) -> QuerySet[Deploy]:
     return Deploy.objects.filter(deployment__in=deployments_for_user(user))
 
 
-def workspace_role(user: AbstractBaseUser, workspace: Workspace) -> str | None:
-    """Return the user's effective role in a workspace (organization owners act as owners)."""
-    if not getattr(user, "is_authenticated", False):
-        return None
-    if is_organization_owner(user, workspace.organization):
-        return WorkspaceRole.OWNER
-    membership = WorkspaceMembership.objects.filter(workspace=workspace, user=user).first()
-    return membership.role if membership else None
-
-
-def can_manage(user: AbstractBaseUser, workspace: Workspace) -> bool:
-    return workspace_role(user, workspace) in MANAGE_ROLES
-
-
-def can_deploy(user: AbstractBaseUser, workspace: Workspace) -> bool:
-    return workspace_role(user, workspace) in DEPLOY_ROLES
-
-
-def get_or_404(queryset: QuerySet, **lookup):
-    """Fetch one object from a user-scoped queryset; a foreign or missing one is a 404."""
-    try:
-        return queryset.get(**lookup)
-    except queryset.model.DoesNotExist as exc:
-        raise Http404(f"No {queryset.model._meta.verbose_name} matches the given query.") from exc
-
-
 def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
     """Every deployment the user can see, with what the dashboard shows, in a bounded number of queries."""
     return (
@@ -76,6 +37,65 @@ def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
         .select_related("workspace__organization", "current_deploy")
         .order_by("workspace__organization__name", "workspace__name", "name")
     )
+
+
+def workspace_deployments(workspace: Workspace) -> QuerySet[Deployment]:
+    return workspace.deployments.select_related("current_deploy")
+
+
+def organization_deployment(organization: Organization, pk: int | str) -> Deployment:
+    return get_or_404(Deployment.objects.filter(workspace__organization=organization), pk=pk)
+
+
+def deployment_deploys(deployment: Deployment, *, state: str = "", kind: str = "", by: str = "") -> QuerySet[Deploy]:
+    """A deployment's deploys, newest first, filtered as the deployment page's filters say."""
+    deploys = deployment.deploys.select_related("created_by", "created_by_token")
+    if state in Deploy.State.values:
+        deploys = deploys.filter(state=state)
+    if kind in Deploy.Kind.values:
+        deploys = deploys.filter(kind=kind)
+    if by:
+        deploys = deploys.filter(created_by__username__icontains=by)
+    return deploys
+
+
+def deployment_recent_finished(deployment: Deployment, count: int = 20) -> list[Deploy]:
+    """The last `count` deploys that ran to an end, oldest first (for the duration chart)."""
+    recent = deployment.deploys.only("pk", "state", "started_at", "finished_at")[:count]
+    return [d for d in recent if d.duration][::-1]
+
+
+def deploy_steps(deploy: Deploy) -> list[DeployStep]:
+    return list(deploy.steps.all())
+
+
+def deploy_log_after(deploy: Deploy, after: int = 0, limit: int | None = LOG_PAGE_MAX) -> list[dict]:
+    """Log lines after sequence number `after`, oldest first: {seq, step, text}, at most LOG_PAGE_MAX
+    (`limit=None`: the whole log, for the deploy page itself)."""
+    lines = deploy.log_lines.filter(seq__gt=after).order_by("seq").values("seq", "step", "text")
+    return list(lines if limit is None else lines[: max(1, min(limit, LOG_PAGE_MAX))])
+
+
+def deploy_log_text(deploy: Deploy) -> str:
+    return "\n".join(deploy.log_lines.order_by("seq").values_list("text", flat=True))
+
+
+def webhook_deployment(pk: int) -> Deployment | None:
+    """The deployment a push webhook names, if it takes webhooks (a git URL and a secret)."""
+    return Deployment.objects.filter(pk=pk).exclude(webhook_secret="").exclude(git_url="").first()
+
+
+def token_scope_choices(organization: Organization) -> list[tuple[str, str]]:
+    """Where a new token of the organization may act: the organization, a workspace, a deployment."""
+    choices = [("org", f"Organization {organization.name}")]
+    for ws in organization.workspaces.prefetch_related("deployments"):
+        choices.append((f"ws:{ws.pk}", f"Workspace {ws.name}"))
+        choices += [(f"dep:{d.pk}", f"Deployment {ws.name} / {d.name}") for d in ws.deployments.all()]
+    return choices
+
+
+def organization_tokens(organization: Organization) -> QuerySet[ApiToken]:
+    return organization.api_tokens.select_related("workspace", "deployment", "created_by")
 
 
 # ---- API tokens: the same questions, answered from the token's scope and role ------------------
@@ -97,10 +117,3 @@ def token_deployments(token: ApiToken) -> QuerySet[Deployment]:
 
 def token_deploys(token: ApiToken) -> QuerySet[Deploy]:
     return Deploy.objects.filter(deployment__in=token_deployments(token))
-
-
-def organization_audit_events(user: AbstractBaseUser, organization: Organization):
-    """The organization's audit log, for its owners only (None for anyone else)."""
-    if not is_organization_owner(user, organization):
-        return None
-    return organization.audit_events.select_related("actor_user", "actor_token")

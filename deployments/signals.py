@@ -6,8 +6,9 @@ from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from tenancy.models import OrganizationMembership, WorkspaceMembership
+
 from . import events
-from .models import OrganizationMembership, WorkspaceMembership
 
 
 @receiver([post_save, post_delete], sender=OrganizationMembership)

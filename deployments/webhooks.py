@@ -10,8 +10,9 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from .models import Deployment
-from .services import deploys
+from portal.errors import AirdockError
+
+from . import selectors
 from .services.git import deploy_from_git
 
 COMMIT_RE = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")  # SHA-1 or SHA-256 object ids
@@ -44,7 +45,7 @@ def _delivery_id(request: HttpRequest) -> str:
 @csrf_exempt
 @require_POST
 def git_webhook(request: HttpRequest, pk: int) -> JsonResponse:
-    deployment = Deployment.objects.filter(pk=pk).exclude(webhook_secret="").exclude(git_url="").first()
+    deployment = selectors.webhook_deployment(pk)
     # One answer whether or not the deployment has a webhook: the URL does not tell which do.
     if deployment is None or not _signature_ok(request, deployment.webhook_secret):
         return JsonResponse({"detail": "Bad or missing signature (or no git webhook at this URL)."}, status=403)
@@ -73,8 +74,6 @@ def git_webhook(request: HttpRequest, pk: int) -> JsonResponse:
             deployment=deployment, commit=commit, ip=request.META.get("REMOTE_ADDR"),
             idempotency_key=f"webhook:{delivery}" if delivery else "",
         )
-    except deploys.DeployConflict as exc:
-        return JsonResponse({"detail": str(exc)}, status=409)
-    except deploys.DeployError as exc:
-        return JsonResponse({"detail": str(exc)}, status=400)
+    except AirdockError as exc:
+        return JsonResponse(exc.payload(), status=exc.status)
     return JsonResponse({"deploy_id": deploy.pk, "commit": deploy.git_commit, "url": request.build_absolute_uri(deploy.get_absolute_url())}, status=202)

@@ -29,6 +29,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_rq",
+    "ninja",  # serves the API documentation's Swagger UI from static files, not a CDN
+    "tenancy",
     "deployments",
 ]
 
@@ -55,7 +57,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "deployments.context_processors.navigation",
+                "tenancy.context_processors.navigation",
             ],
         },
     },

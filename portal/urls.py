@@ -14,5 +14,6 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", api.urls),
     path("hooks/git/<int:pk>/", git_webhook, name="git_webhook"),
+    path("", include("tenancy.urls")),
     path("", include("deployments.urls")),
 ]

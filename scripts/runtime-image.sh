@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
 # Build the local Astro-Runtime-like images, one per Airflow line, without pulling from any public
-# registry: a Debian base made with debootstrap, then runtime/Dockerfile per line. Docker's layer
+# registry: a Debian base made with debootstrap, then images/runtime/Dockerfile per line. Docker's layer
 # cache makes a rebuild with nothing changed take seconds.
-#   AIRDOCK_RUNTIME_LINES  lines to build (default: every folder of runtime/lines)
+#   AIRDOCK_RUNTIME_LINES  lines to build (default: every folder of images/runtime/lines)
 #   AIRDOCK_EXTRA_CA_BUNDLE  a CA bundle to trust inside the images (default: $SSL_CERT_FILE, if set)
 #   AIRDOCK_DEBIAN_MIRROR  Debian mirror for debootstrap (default: http://deb.debian.org/debian)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 DEBIAN_IMAGE=airdock/debian:bookworm
 MIRROR=${AIRDOCK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-LINES=${AIRDOCK_RUNTIME_LINES:-$(cd "$ROOT/runtime/lines" && ls -d */ | tr -d /)}
+LINES=${AIRDOCK_RUNTIME_LINES:-$(cd "$ROOT/images/runtime/lines" && ls -d */ | tr -d /)}
 CA=${AIRDOCK_EXTRA_CA_BUNDLE:-${SSL_CERT_FILE:-}}
 export DOCKER_BUILDKIT=0  # the legacy builder runs ONBUILD triggers on engine 20.10 without buildx
 
@@ -30,12 +30,12 @@ fi
 
 context=$(mktemp -d /tmp/airdock-runtime.XXXXXX)
 trap 'rm -rf "$context"' EXIT
-cp -r "$ROOT/runtime/." "$context/"
+cp -r "$ROOT/images/runtime/." "$context/"
 if [ -n "$CA" ] && [ -f "$CA" ]; then cp "$CA" "$context/extra-ca.crt"; else : >"$context/extra-ca.crt"; fi
 
 for line in $LINES; do
   # shellcheck disable=SC1090
-  . "$ROOT/runtime/lines/$line/line.env"
+  . "$ROOT/images/runtime/lines/$line/line.env"
   for target in base runtime; do
     tag=airdock/runtime:$line
     [ "$target" = base ] && tag=$tag-base

@@ -2,7 +2,7 @@
 outsider with a workspace of his own), so every view and consumer gets a tenancy test."""
 import pytest
 
-from deployments.models import OrganizationMembership, WorkspaceMembership
+from tenancy.models import OrganizationMembership, WorkspaceMembership
 from tests import factories
 
 

@@ -1,8 +1,12 @@
 import factory
 from django.contrib.auth import get_user_model
 
-from deployments.models import (
-    Deploy, Deployment, Organization, OrganizationMembership, Workspace, WorkspaceMembership,
+from deployments.models import Deploy, Deployment
+from tenancy.models import (
+    Organization,
+    OrganizationMembership,
+    Workspace,
+    WorkspaceMembership,
 )
 
 

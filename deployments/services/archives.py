@@ -19,13 +19,15 @@ from typing import IO, Iterable
 
 from django.conf import settings
 
+from portal.errors import Invalid
+
 # Never reach an image or a bundle, whatever the project's .dockerignore says.
 EXCLUDED_NAMES = (".env", "airflow_settings.yaml", "airflow.db", "*.pem")
 EXCLUDED_DIRS = (".git",)
 EXCLUDED_TOP_DIRS = ("logs",)
 
 
-class ArchiveError(Exception):
+class ArchiveError(Invalid):
     """The archive is rejected; the message tells the user what to fix."""
 
 

@@ -9,14 +9,13 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.core.files.base import ContentFile
-from django.core.files.storage import storages
-
+from ..integrations import storage
+from ..integrations.storage import StorageError
 from ..models import Deployment
 
 
-class BundleUploadError(Exception):
-    """The bundle could not be stored; the message says where and why."""
+class BundleError(StorageError):
+    """A stored bundle cannot be used (missing, or changed in storage)."""
 
 
 @dataclass
@@ -60,33 +59,26 @@ def bundle_key(deployment: Deployment, version: str, suffix: str = ".tar.gz") ->
 
 def bundle_store(*, deployment: Deployment, bundle: Bundle, dag_ids: list[str]) -> str:
     """Store the bundle and its manifest; an existing version is left as it is (same content)."""
-    storage = storages["bundles"]
     key = bundle_key(deployment, bundle.version)
     manifest = {
         "version": bundle.version, "archive": key, "archive_sha256": bundle.sha256,
         "files": bundle.files, "dag_ids": sorted(dag_ids),
     }
     try:
-        if not storage.exists(key):
-            storage.save(key, ContentFile(bundle.data))
-        manifest_key = bundle_key(deployment, bundle.version, ".manifest.json")
-        if not storage.exists(manifest_key):
-            storage.save(manifest_key, ContentFile(json.dumps(manifest, indent=2).encode()))
-    except Exception as exc:  # noqa: BLE001 - any storage backend's failure reaches the user
-        raise BundleUploadError(f"Cannot store the DAG bundle at {key}: {exc}") from exc
+        storage.put_new(key, bundle.data)
+        storage.put_new(bundle_key(deployment, bundle.version, ".manifest.json"), json.dumps(manifest, indent=2).encode())
+    except StorageError as exc:
+        raise StorageError(f"Cannot store the DAG bundle at {key}: {exc.__cause__ or exc.message}") from exc
     return key
 
 
 def bundle_fetch(*, deployment: Deployment, version: str) -> tuple[bytes, dict]:
     """Return a stored bundle's .tar.gz (checked against its manifest) and the manifest."""
-    storage = storages["bundles"]
     try:
-        with storage.open(bundle_key(deployment, version, ".manifest.json")) as fh:
-            manifest = json.loads(fh.read())
-        with storage.open(bundle_key(deployment, version)) as fh:
-            data = fh.read()
-    except Exception as exc:  # noqa: BLE001
-        raise BundleUploadError(f"Cannot read DAG bundle {version[:12]} of {deployment}: {exc}") from exc
+        manifest = json.loads(storage.get(bundle_key(deployment, version, ".manifest.json")))
+        data = storage.get(bundle_key(deployment, version))
+    except StorageError as exc:
+        raise BundleError(f"Cannot read DAG bundle {version[:12]} of {deployment}: {exc.__cause__ or exc.message}") from exc
     if hashlib.sha256(data).hexdigest() != manifest["archive_sha256"]:
-        raise BundleUploadError(f"DAG bundle {version[:12]} does not match its checksum; it was changed in storage.")
+        raise BundleError(f"DAG bundle {version[:12]} does not match its checksum; it was changed in storage.")
     return data, manifest

@@ -3,9 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ..models import Deployment, Workspace
+from portal.errors import Conflict, Invalid
+from tenancy.audit import Actor, audit_record
+from tenancy.models import Workspace
+
+from ..models import Deployment
 
 EDITABLE_FIELDS = (
     "name", "description", "runtime_image", "executor", "worker_queues",
@@ -13,8 +18,10 @@ EDITABLE_FIELDS = (
 )
 
 
-class DeploymentError(Exception):
-    """A deployment change that cannot be made; the message says why."""
+def _check_fields(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(EDITABLE_FIELDS)
+    if unknown:
+        raise Invalid(f"Unknown deployment settings: {', '.join(sorted(unknown))}.")
 
 
 def _check_name(*, workspace: Workspace, name: str, exclude_pk: int | None = None) -> None:
@@ -22,32 +29,45 @@ def _check_name(*, workspace: Workspace, name: str, exclude_pk: int | None = Non
     if exclude_pk is not None:
         clash = clash.exclude(pk=exclude_pk)
     if clash.exists():
-        raise DeploymentError(f"The workspace already has a deployment named {name!r}.")
+        raise Conflict(f"The workspace already has a deployment named {name!r}.")
+
+
+def _validate(deployment: Deployment) -> None:
+    """Every field's own rules (choices, lengths, worker queues), as one message for the user."""
+    try:
+        deployment.full_clean(exclude=["workspace", "current_deploy"], validate_unique=False, validate_constraints=False)
+    except ValidationError as exc:
+        raise Invalid("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
 
 
 @transaction.atomic
-def deployment_create(*, workspace: Workspace, name: str, **fields: Any) -> Deployment:
+def deployment_create(*, workspace: Workspace, name: str, actor: Actor | None = None, **fields: Any) -> Deployment:
     """Create a deployment; it waits in CREATING until its first deploy."""
+    _check_fields(fields)
     _check_name(workspace=workspace, name=name)
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise DeploymentError(f"Unknown deployment settings: {', '.join(sorted(unknown))}.")
-    return Deployment.objects.create(
+    deployment = Deployment(
         workspace=workspace, name=name,
         status=Deployment.Status.CREATING, status_reason="Waiting for the first deploy.",
         **fields,
     )
+    _validate(deployment)
+    deployment.save()
+    audit_record(organization=workspace.organization, action="deployment.create", target=name, actor=actor)
+    return deployment
 
 
 @transaction.atomic
-def deployment_update(*, deployment: Deployment, **fields: Any) -> Deployment:
+def deployment_update(*, deployment: Deployment, actor: Actor | None = None, **fields: Any) -> Deployment:
     """Change a deployment's settings."""
-    unknown = set(fields) - set(EDITABLE_FIELDS)
-    if unknown:
-        raise DeploymentError(f"Unknown deployment settings: {', '.join(sorted(unknown))}.")
+    _check_fields(fields)
     if "name" in fields:
         _check_name(workspace=deployment.workspace, name=fields["name"], exclude_pk=deployment.pk)
+    changed = sorted(k for k, v in fields.items() if getattr(deployment, k) != v)
     for key, value in fields.items():
         setattr(deployment, key, value)
+    _validate(deployment)
     deployment.save(update_fields=[*fields, "updated_at"])
+    if changed:
+        audit_record(organization=deployment.workspace.organization, action="deployment.update",
+                     target=deployment.name, actor=actor, changed=changed)
     return deployment

@@ -11,8 +11,10 @@ from urllib.parse import urlparse
 
 from django.conf import settings
 
+from portal.errors import Invalid
+
 from ..models import ApiToken, Deploy, Deployment
-from .deploys import DeployError, deploy_create, deploy_for_idempotency_key
+from .deploys.create import deploy_create, deploy_for_idempotency_key
 
 
 def _git(*args: str, cwd: Path | None = None) -> str:
@@ -27,16 +29,16 @@ def _git(*args: str, cwd: Path | None = None) -> str:
             ["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=settings.AIRDOCK_GIT_TIMEOUT,
         )
     except subprocess.TimeoutExpired as exc:
-        raise DeployError(f"git {args[0]} took longer than {settings.AIRDOCK_GIT_TIMEOUT} s (AIRDOCK_GIT_TIMEOUT).") from exc
+        raise Invalid(f"git {args[0]} took longer than {settings.AIRDOCK_GIT_TIMEOUT} s (AIRDOCK_GIT_TIMEOUT).") from exc
     if result.returncode != 0:
-        raise DeployError(f"git {args[0]} failed: {result.stderr.strip()[-500:] or result.stdout.strip()[-500:]}")
+        raise Invalid(f"git {args[0]} failed: {result.stderr.strip()[-500:] or result.stdout.strip()[-500:]}")
     return result.stdout.strip()
 
 
 def git_check_url(url: str) -> None:
     scheme = urlparse(url).scheme or ("ssh" if "@" in url and ":" in url else "")
     if scheme not in settings.AIRDOCK_GIT_ALLOWED_SCHEMES:
-        raise DeployError(
+        raise Invalid(
             f"Git URLs with {scheme or 'no'} scheme are not allowed here; use one of "
             f"{', '.join(settings.AIRDOCK_GIT_ALLOWED_SCHEMES)} (AIRDOCK_GIT_ALLOWED_SCHEMES)."
         )
@@ -48,7 +50,7 @@ def git_fetch_project(*, deployment: Deployment, commit: str = "") -> tuple[Path
     Return the packed .tar.gz (the caller removes it) and the commit deployed.
     """
     if not deployment.git_url:
-        raise DeployError(f"{deployment.name} has no git repository; set one in its settings.")
+        raise Invalid(f"{deployment.name} has no git repository; set one in its settings.")
     git_check_url(deployment.git_url)
     work = Path(tempfile.mkdtemp(prefix="airdock-git-"))
     try:
@@ -60,7 +62,7 @@ def git_fetch_project(*, deployment: Deployment, commit: str = "") -> tuple[Path
         sha = _git("rev-parse", "HEAD", cwd=checkout)
         project = (checkout / deployment.git_subdir).resolve() if deployment.git_subdir else checkout
         if not project.is_relative_to(checkout.resolve()) or not project.is_dir():
-            raise DeployError(f"The sub-folder {deployment.git_subdir!r} is not a folder of the repository.")
+            raise Invalid(f"The sub-folder {deployment.git_subdir!r} is not a folder of the repository.")
         handle = tempfile.NamedTemporaryFile(prefix="airdock-git-", suffix=".tar.gz", delete=False)
         with handle, tarfile.open(fileobj=handle, mode="w:gz") as archive:
             for path in sorted(project.rglob("*")):

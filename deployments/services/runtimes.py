@@ -61,3 +61,10 @@ def dockerfile_rewrite(text: str) -> tuple[str, list[Resolution]]:
             stages.add(alias.group(1))
         out.append(f"{head}{image}{rest}" + ("\n" if line.endswith("\n") else ""))
     return "".join(out), resolutions
+
+
+def airflow_change(before: str, after: str) -> str:
+    """"Airflow 2.10.5 → 3.1.8" when the major version changes, else ""."""
+    if not before or not after or before.split(".")[0] == after.split(".")[0]:
+        return ""
+    return f"Airflow {before} → {after}"

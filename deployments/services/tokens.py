@@ -8,14 +8,13 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import ApiToken, Deployment, Organization, Workspace, WorkspaceMembership
-from .audit import Actor, audit_record
+from portal.errors import Invalid
+from tenancy.audit import Actor, audit_record
+from tenancy.models import Organization, Workspace, WorkspaceMembership
+
+from ..models import ApiToken, Deployment
 
 PREFIX = "adk_"
-
-
-class TokenError(Exception):
-    """The token cannot be created or used; the message says why."""
 
 
 def token_hash(raw: str) -> str:
@@ -35,15 +34,15 @@ def token_create(
 ) -> tuple[ApiToken, str]:
     """Create a token and return it with its secret, which is never stored and never shown again."""
     if role not in WorkspaceMembership.Role.values:
-        raise TokenError(f"Unknown role {role!r}; use one of {', '.join(WorkspaceMembership.Role.values)}.")
+        raise Invalid(f"Unknown role {role!r}; use one of {', '.join(WorkspaceMembership.Role.values)}.")
     if deployment is not None:
         workspace = workspace or deployment.workspace
         if deployment.workspace_id != workspace.pk:
-            raise TokenError("The deployment is not in that workspace.")
+            raise Invalid("The deployment is not in that workspace.")
     if workspace is not None and workspace.organization_id != organization.pk:
-        raise TokenError("The workspace is not in that organization.")
+        raise Invalid("The workspace is not in that organization.")
     if expires_at is not None and expires_at <= timezone.now():
-        raise TokenError("The expiry date lies in the past.")
+        raise Invalid("The expiry date lies in the past.")
     raw = PREFIX + secrets.token_urlsafe(32)
     token = ApiToken.objects.create(
         organization=organization, workspace=workspace, deployment=deployment, name=name or "API token",

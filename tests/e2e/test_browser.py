@@ -18,7 +18,8 @@ pytestmark = pytest.mark.services
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 SETUP = """
-from deployments.services import tenancy, deployments
+from deployments.services import deployments
+from tenancy import services as tenancy
 from django.contrib.auth import get_user_model
 user = get_user_model().objects.create_user("erin@example.com", "erin@example.com", "a-long-password-1")
 org = tenancy.organization_create(slug="browser", owner=user)

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from deployments.models import Organization, WorkspaceMembership
-from deployments.services import deployments, tenancy
+from deployments.services import deployments
+from tenancy import services as tenancy
+from tenancy.models import Organization, WorkspaceMembership
 
 
 class Command(BaseCommand):

@@ -3,8 +3,10 @@ from datetime import timedelta
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from deployments.models import Deployment, Organization, WorkspaceMembership
+from deployments.models import Deployment
 from deployments.services import tokens
+from portal.errors import AirdockError
+from tenancy.models import Organization, WorkspaceMembership
 
 
 class Command(BaseCommand):
@@ -31,6 +33,6 @@ class Command(BaseCommand):
         expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
         try:
             _, raw = tokens.token_create(organization=org, workspace=ws, deployment=dep, role=role, name=name, expires_at=expires)
-        except tokens.TokenError as exc:
-            raise CommandError(str(exc)) from exc
+        except AirdockError as exc:
+            raise CommandError(exc.message) from exc
         self.stdout.write(raw)

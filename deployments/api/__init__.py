@@ -1,0 +1,38 @@
+"""The JSON API under /api/v1/, for CI: bearer API tokens, scoped and role-checked on every call.
+
+Routes call services and selectors and return models; `schemas` shapes them. Every error a
+service raises (`portal.errors.AirdockError`) is answered here, once, as {"detail": ...}.
+"""
+from __future__ import annotations
+
+from django.http import HttpRequest
+from ninja import NinjaAPI
+from ninja.security import HttpBearer
+
+from portal.errors import AirdockError
+
+from ..models import ApiToken
+from ..services import tokens
+from .auth import client_ip
+
+
+class TokenAuth(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
+        return tokens.token_authenticate(raw=token, ip=client_ip(request))
+
+
+api = NinjaAPI(
+    title="Airdock API", version="1", urls_namespace="api", auth=TokenAuth(),
+    description="Deploy Astro projects from CI. Authenticate with `Authorization: Bearer adk_…`.",
+)
+
+
+@api.exception_handler(AirdockError)
+def airdock_error(request: HttpRequest, exc: AirdockError):
+    return api.create_response(request, exc.payload(), status=exc.status)
+
+
+from . import deploys, workspaces  # noqa: E402 - the routes register themselves on `api`
+
+api.add_router("", workspaces.router)
+api.add_router("", deploys.router)

@@ -1,0 +1,172 @@
+"""The API's shapes: every input and output, so /api/v1/openapi.json names each field the CLI and
+the README rely on. Outputs read model attributes; resolvers fill in what is computed."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ninja import Schema
+
+from ..models import DEFAULT_RUNTIME_IMAGE, Deploy, Deployment
+
+
+class ErrorOut(Schema):
+    detail: str
+
+
+class ConflictOut(ErrorOut):
+    active_deploy_id: int | None = None
+
+
+class WorkspaceIn(Schema):
+    name: str
+    description: str = ""
+
+
+class WorkspaceOut(Schema):
+    id: int
+    name: str
+    description: str
+    organization: str
+
+    @staticmethod
+    def resolve_organization(obj) -> str:
+        return obj.organization.slug
+
+
+class DeploymentIn(Schema):
+    name: str
+    description: str = ""
+    runtime_image: str = DEFAULT_RUNTIME_IMAGE
+    executor: Deployment.Executor = Deployment.Executor.CELERY
+    worker_queues: list[dict[str, Any]] | None = None  # checked by the service, with its own messages
+    dag_deploy_enabled: bool = True
+    pytest_by_default: bool = False
+    git_url: str = ""
+    git_branch: str = "main"
+    git_subdir: str = ""
+
+
+class WorkerQueueOut(Schema):
+    name: str
+    workers: int
+    concurrency: int
+
+
+class GitOut(Schema):
+    url: str
+    branch: str
+    subdir: str
+
+
+class ComponentOut(Schema):
+    """One running Airflow component and what it really runs (filled in by the data plane)."""
+
+    name: str
+    state: str
+    replicas: int
+    running_image_digest: str
+    running_dag_bundle_version: str
+
+
+class DeploymentOut(Schema):
+    id: int
+    name: str
+    workspace_id: int
+    description: str
+    status: Deployment.Status
+    status_reason: str
+    runtime_image: str
+    executor: Deployment.Executor
+    worker_queues: list[WorkerQueueOut]
+    dag_deploy_enabled: bool
+    pytest_by_default: bool
+    desired_image: str
+    desired_image_tag: str
+    desired_image_digest: str
+    desired_dag_bundle_version: str
+    desired_airflow_version: str
+    current_deploy_id: int | None
+    git: GitOut
+    components: list[ComponentOut]
+
+    @staticmethod
+    def resolve_git(obj: Deployment) -> dict:
+        return {"url": obj.git_url_shown, "branch": obj.git_branch, "subdir": obj.git_subdir}
+
+    @staticmethod
+    def resolve_components(obj: Deployment) -> list:
+        return []  # no component runs yet: the data plane reports them
+
+
+class StepOut(Schema):
+    name: Deploy.State
+    state: str
+    started_at: datetime | None
+    finished_at: datetime | None
+    message: str
+
+
+class DeployOut(Schema):
+    id: int
+    deployment_id: int
+    url: str
+    api_url: str
+    kind: str
+    state: Deploy.State
+    force: bool
+    run_pytest: bool
+    description: str
+    is_rollback: bool
+    source_deploy_id: int | None
+    git_commit: str
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    steps: list[StepOut]
+    image: str
+    image_tag: str
+    image_digest: str
+    dag_bundle_version: str
+    runtime_requested: str
+    runtime_image_used: str
+    airflow_version: str
+    airflow_change: str
+    parse_results: dict[str, Any]
+    test_results: dict[str, Any]
+    warnings: list[str]
+    error: str
+
+    @staticmethod
+    def resolve_url(obj: Deploy, context) -> str:
+        return context["request"].build_absolute_uri(obj.get_absolute_url())
+
+    @staticmethod
+    def resolve_api_url(obj: Deploy, context) -> str:
+        return context["request"].build_absolute_uri(f"/api/v1/deploys/{obj.pk}")
+
+    @staticmethod
+    def resolve_kind(obj: Deploy) -> str:
+        return obj.kind.lower()
+
+    @staticmethod
+    def resolve_steps(obj: Deploy) -> list:
+        return list(obj.steps.all())
+
+
+class LogLineOut(Schema):
+    seq: int
+    step: str
+    text: str
+
+
+class DeployLogOut(Schema):
+    deploy_id: int
+    state: Deploy.State
+    finished: bool
+    lines: list[LogLineOut]
+    next_offset: int
+
+
+class RollbackIn(Schema):
+    deploy_id: int

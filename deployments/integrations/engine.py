@@ -1,0 +1,274 @@
+"""The Docker engine: images, builds and check containers, behind small functions that raise
+clear, typed errors. Pushing and asking the registry live in `registry`.
+
+Every function takes an `on_line` callback so build, check and push output reaches the deploy log
+as it happens.
+"""
+from __future__ import annotations
+
+import collections
+import contextlib
+import io
+import re
+import tarfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+import docker
+import docker.errors
+import requests.exceptions
+from django.conf import settings
+
+from portal.errors import AirdockError
+
+LineSink = Callable[[str], None]
+
+
+class DockerError(AirdockError):
+    """The Docker engine could not do what was asked; the message says what and why."""
+
+    status = 502
+
+
+class BuildError(DockerError):
+    pass
+
+
+class CheckError(DockerError):
+    pass
+
+
+class StepTimeout(DockerError):
+    pass
+
+
+class EngineUnavailable(DockerError):
+    status = 503
+
+
+def client(timeout: int = 120) -> docker.DockerClient:
+    try:
+        if settings.AIRDOCK_DOCKER_URL:
+            return docker.DockerClient(base_url=settings.AIRDOCK_DOCKER_URL, timeout=timeout)
+        return docker.from_env(timeout=timeout)
+    except docker.errors.DockerException as exc:
+        raise EngineUnavailable(f"Cannot reach the Docker engine ({exc}). Is it running? (make services)") from exc
+
+
+MAX_PARTIAL_LINE = 64 * 1024
+ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+MAX_KEPT_OUTPUT = 2000  # lines of a check's output kept in memory (all reach on_line)
+
+
+class _Lines:
+    """Turn a stream of text chunks into whole lines."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self.sink, self.buffer = sink, ""
+
+    def feed(self, text: str) -> None:
+        self.buffer += text.replace("\r\n", "\n")
+        *lines, self.buffer = self.buffer.split("\n")
+        if len(self.buffer) > MAX_PARTIAL_LINE:  # a line without end: pass it on in pieces
+            lines.append(self.buffer)
+            self.buffer = ""
+        for line in lines:
+            self._emit(line)
+
+    def close(self) -> None:
+        self._emit(self.buffer)
+        self.buffer = ""
+
+    def _emit(self, line: str) -> None:
+        line = ANSI_ESCAPE.sub("", line).rstrip()  # the engine colours a build step's stderr red
+        if line.strip():
+            self.sink(line)
+
+
+def image_exists(name: str) -> bool:
+    try:
+        client().images.get(name)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise DockerError(f"Cannot look up the image {name!r}: {exc.explanation or exc}") from exc
+
+
+def image_labels(name: str) -> dict[str, str]:
+    try:
+        return client().images.get(name).labels or {}
+    except docker.errors.ImageNotFound:
+        return {}
+
+
+def image_pull(name: str, *, on_line: LineSink) -> None:
+    """Pull an image not present locally; raise DockerError if the registry refuses."""
+    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    on_line(f"Pulling {name}")
+    try:
+        client(timeout=600).images.pull(repository, tag=tag)
+    except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
+        raise DockerError(f"Cannot pull {name}: {getattr(exc, 'explanation', None) or exc}") from exc
+
+
+def image_build(
+    *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int,
+    buildargs: dict[str, str] | None = None,
+) -> str:
+    """Build `context_dir` (honouring its .dockerignore) and return the image id.
+
+    The engine's own output streams to on_line. Raise BuildError on a failed step and StepTimeout
+    when the build runs longer than `timeout` seconds. The runtime images' own scripts print the
+    cause of a failure on lines starting "ERROR:"; those lead the BuildError's message.
+    """
+    api = client(timeout=timeout).api
+    deadline = time.monotonic() + timeout
+    causes: list[str] = []
+
+    def sink(line: str) -> None:
+        if line.startswith("ERROR: ") and len(causes) < 5:
+            causes.append(line.removeprefix("ERROR: ").strip())
+        on_line(line)
+
+    lines = _Lines(sink)
+    image_id = ""
+    try:
+        stream = api.build(
+            path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
+            network_mode=settings.AIRDOCK_BUILD_NETWORK, buildargs=buildargs or None,
+            container_limits={"memory": memory, "memswap": -1},
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                lines.feed(chunk["stream"])
+            if "aux" in chunk and "ID" in chunk["aux"]:
+                image_id = chunk["aux"]["ID"]
+            if "error" in chunk:
+                lines.close()
+                message = ((chunk.get("errorDetail") or {}).get("message") or chunk["error"]).strip()
+                if causes:
+                    message = f"{' '.join(causes)} ({message})"
+                raise BuildError(f"The image build failed: {message}")
+            if time.monotonic() > deadline:
+                raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.")
+    except requests.exceptions.ReadTimeout as exc:
+        raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.") from exc
+    except docker.errors.APIError as exc:
+        raise BuildError(f"The image build failed: {exc.explanation or exc}") from exc
+    lines.close()
+    if not image_id:
+        try:
+            image_id = api.inspect_image(tag)["Id"]
+        except docker.errors.APIError as exc:
+            raise BuildError("The build ended without producing an image.") from exc
+    return image_id
+
+
+def image_history(name: str) -> list[dict]:
+    return client().api.history(name)
+
+
+@dataclass
+class RunResult:
+    exit_code: int
+    output: str
+    files: dict[str, bytes]
+
+
+def tar_of(files: Iterable[tuple[str, bytes]], *, uid: int = 50000, dirs: Iterable[str] = ()) -> bytes:
+    """Pack (path, content) pairs into a tar owned by `uid` (the runtime's astro user)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name in dirs:
+            info = tarfile.TarInfo(name)
+            info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, uid, 0
+            archive.addfile(info)
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, uid, 0
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def container_run(
+    *,
+    image: str,
+    command: list[str],
+    step: str,
+    files: bytes = b"",
+    working_dir: str | None = None,
+    environment: dict[str, str] | None = None,
+    timeout: int,
+    memory: int,
+    on_line: LineSink,
+    fetch: Iterable[str] = (),
+) -> RunResult:
+    """Run a command in a fresh container without network; copy `files` (a tar) to / first.
+
+    Return its exit code and output, plus the files named in `fetch` (missing ones are left out).
+    Raise StepTimeout (naming `step`) when it runs longer than `timeout` seconds.
+    """
+    engine = client(timeout=timeout + 30)
+    try:
+        container = engine.containers.create(
+            image, command=command, working_dir=working_dir, environment=environment or {},
+            network_mode="none", mem_limit=memory, memswap_limit=memory, detach=True,
+            labels={"io.airdock.step": step},
+        )
+    except docker.errors.ImageNotFound as exc:
+        raise CheckError(f"The image {image} is not in the Docker engine.") from exc
+    except docker.errors.APIError as exc:
+        raise CheckError(f"Cannot start the {step} container: {exc.explanation or exc}") from exc
+    output: collections.deque[str] = collections.deque(maxlen=MAX_KEPT_OUTPUT)
+
+    def sink(line: str) -> None:
+        output.append(line)
+        on_line(line)
+
+    try:
+        if files and not container.put_archive("/", files):
+            raise CheckError(f"Cannot copy the project into the {step} container.")
+        container.start()
+        # The output is read here, in the caller's thread (its callback may write to the database);
+        # a watchdog only kills the container when time runs out, which ends the stream.
+        timed_out = threading.Event()
+
+        def watchdog() -> None:
+            if not finished.wait(timeout):
+                timed_out.set()
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+
+        finished = threading.Event()
+        threading.Thread(target=watchdog, daemon=True).start()
+        lines = _Lines(sink)
+        try:
+            for chunk in container.logs(stream=True, follow=True):
+                lines.feed(chunk.decode("utf-8", "replace"))
+            lines.close()
+            status = container.wait(timeout=60)
+        finally:
+            finished.set()
+        if timed_out.is_set():
+            raise StepTimeout(f"The {step} took longer than {timeout} s and was stopped (AIRDOCK_CHECK_TIMEOUT).")
+        fetched: dict[str, bytes] = {}
+        for path in fetch:
+            try:
+                stream, _ = container.get_archive(path)
+            except docker.errors.NotFound:
+                continue
+            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+                member = archive.next()
+                extracted = archive.extractfile(member) if member else None
+                if extracted is not None:
+                    fetched[path] = extracted.read()
+        return RunResult(exit_code=int(status.get("StatusCode", 1)), output="\n".join(output), files=fetched)
+    finally:
+        try:
+            container.remove(force=True)
+        except docker.errors.APIError:
+            pass

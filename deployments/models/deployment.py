@@ -1,0 +1,117 @@
+"""A deployment: one Airflow environment, what it should run (desired state) and its settings."""
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit, urlunsplit
+
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.urls import reverse
+
+DEFAULT_RUNTIME_IMAGE = "astrocrpublic.azurecr.io/runtime:3.1-1"
+
+
+def default_worker_queues() -> list[dict]:
+    return [{"name": "default", "workers": 1, "concurrency": 5}]
+
+
+def validate_worker_queues(value: object) -> None:
+    """Accept a list of {"name", "workers", "concurrency"} with unique names and sane counts."""
+    example = '[{"name": "default", "workers": 1, "concurrency": 5}]'
+    if not isinstance(value, list) or not value:
+        raise ValidationError(f"Give at least one worker queue as a list, for example {example}.")
+    names = set()
+    for queue in value:
+        if not isinstance(queue, dict) or set(queue) != {"name", "workers", "concurrency"}:
+            raise ValidationError(f"Each worker queue needs exactly name, workers and concurrency, as in {example}.")
+        name = queue["name"]
+        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
+            raise ValidationError(f"Queue name {name!r}: use lower-case letters, digits, '-' and '_'.")
+        if name in names:
+            raise ValidationError(f"Queue name {name!r} is given twice.")
+        names.add(name)
+        for key, top in (("workers", 50), ("concurrency", 256)):
+            count = queue[key]
+            if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= top:
+                raise ValidationError(f"Queue {name!r}: {key} must be a whole number from 0 to {top}.")
+
+
+class Deployment(models.Model):
+    """One Airflow environment: what it should run (desired state) and how it is configured."""
+
+    class Status(models.TextChoices):
+        CREATING = "CREATING", "Creating"
+        DEPLOYING = "DEPLOYING", "Deploying"
+        HEALTHY = "HEALTHY", "Healthy"
+        UNHEALTHY = "UNHEALTHY", "Unhealthy"
+
+    class Executor(models.TextChoices):
+        CELERY = "celery", "Celery"
+        LOCAL = "local", "Local"
+
+    workspace = models.ForeignKey("tenancy.Workspace", on_delete=models.CASCADE, related_name="deployments")
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    runtime_image = models.CharField(
+        max_length=255,
+        default=DEFAULT_RUNTIME_IMAGE,
+        help_text="The Astro Runtime image this deployment is meant to run (projects name theirs in the Dockerfile).",
+    )
+    executor = models.CharField(max_length=16, choices=Executor.choices, default=Executor.CELERY)
+    worker_queues = models.JSONField(default=default_worker_queues, validators=[validate_worker_queues])
+    dag_deploy_enabled = models.BooleanField(
+        "DAG-only deploys", default=True,
+        help_text="Deploy dags/ separately from the image. When off, DAGs are baked into the image.",
+    )
+    pytest_by_default = models.BooleanField(
+        "run pytest by default", default=False,
+        help_text="Run the project's own tests/ on every deploy unless the deploy says otherwise.",
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CREATING)
+    status_reason = models.CharField(max_length=500, blank=True)
+    # Desired state: changed only by activation (services.deploys).
+    desired_image_tag = models.CharField(max_length=128, blank=True)
+    desired_image_digest = models.CharField(max_length=100, blank=True)
+    desired_image_repository = models.CharField(max_length=255, blank=True)
+    desired_dag_bundle_version = models.CharField(max_length=64, blank=True)
+    desired_airflow_version = models.CharField(max_length=32, blank=True)
+    current_deploy = models.ForeignKey(
+        "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    git_url = models.CharField("git repository", max_length=500, blank=True, help_text="URL of the project's git repository.")
+    git_branch = models.CharField(max_length=255, blank=True, default="main")
+    git_subdir = models.CharField("sub-folder", max_length=255, blank=True, help_text="Folder of the Astro project inside the repository.")
+    webhook_secret = models.CharField(max_length=128, blank=True, help_text="Shared secret that signs push webhooks.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [models.UniqueConstraint(fields=["workspace", "name"], name="unique_deployment_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("deployment_detail", args=[self.pk])
+
+    @property
+    def desired_image(self) -> str:
+        if not self.desired_image_repository or not self.desired_image_tag:
+            return ""
+        return f"{self.desired_image_repository}:{self.desired_image_tag}"
+
+    @property
+    def git_url_shown(self) -> str:
+        """The git URL without a password or token in it, for pages and the API."""
+        parts = urlsplit(self.git_url)
+        if parts.scheme and "@" in parts.netloc:
+            return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
+        return self.git_url
+
+    @property
+    def airflow_major(self) -> int | None:
+        """Return the Airflow major version of the current image (the runtime reads it)."""
+        if not self.desired_airflow_version:
+            return None
+        return int(self.desired_airflow_version.split(".", 1)[0])

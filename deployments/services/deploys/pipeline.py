@@ -1,0 +1,85 @@
+"""Executing a deploy (the RQ job's work): run the planned steps in order, and make sure that,
+whatever happens, the deploy ends SUCCEEDED, FAILED or CANCELLED.
+
+    for name in ctx.plan:
+        with ctx.step(name):
+            STEPS[name](ctx)
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Callable
+
+from portal.errors import AirdockError
+
+from ...models import Deploy
+from . import states
+from .context import RunContext
+from .steps.activate import activate
+from .steps.build import build
+from .steps.parse import parse
+from .steps.push import push
+from .steps.test import pytest
+from .steps.unpack import unpack
+from .steps.upload import upload_dags
+
+logger = logging.getLogger(__name__)
+State = Deploy.State
+
+STEPS: dict[str, Callable[[RunContext], None]] = {
+    State.UNPACKING: unpack,
+    State.BUILDING: build,
+    State.PARSING: parse,
+    State.TESTING: pytest,
+    State.PUSHING: push,
+    State.UPLOADING_DAGS: upload_dags,
+    State.ACTIVATING: activate,
+}
+
+
+def deploy_execute(*, deploy_id: int) -> None:
+    """Run a queued deploy to its end."""
+    deploy = Deploy.objects.select_related("deployment__workspace__organization").get(pk=deploy_id)
+    if deploy.state != State.QUEUED:
+        if deploy.is_active:  # this job ran before and its worker died mid-way
+            states.deploy_finish(deploy_id, State.FAILED, "The worker running this deploy stopped before it ended; nothing was changed. Deploy again.")
+        return
+    if not states.deploy_begin(deploy_id):
+        return
+    deploy.refresh_from_db()
+    with RunContext.open(deploy) as ctx:
+        _run(ctx)
+
+
+def _run(ctx: RunContext) -> None:
+    try:
+        for name in ctx.plan:
+            with ctx.step(name):
+                STEPS[name](ctx)
+        ctx.log.step = ""
+        if ctx.deploy.is_rollback:
+            ctx.log(f"Rolled back to deploy {ctx.deploy.source_deploy_id}.")
+        else:
+            ctx.log(f"Deploy {ctx.deploy.pk} succeeded ({ctx.deploy.get_kind_display().lower()}).")
+    except states.Cancelled:
+        ctx.log.step = ""
+        ctx.log("Deploy cancelled; nothing was changed.")
+    except AirdockError as exc:  # a failed check, a refused build, push or upload: the user's message
+        _fail(ctx, exc.message)
+    except BaseException as exc:  # the job's time limit, a bug: still never left in progress
+        logger.exception("deploy %s failed unexpectedly", ctx.deploy.pk)
+        _fail(ctx, f"The deploy stopped unexpectedly: {exc.__class__.__name__}: {exc}")
+        if not isinstance(exc, Exception):
+            raise
+    finally:
+        with contextlib.suppress(Exception):
+            ctx.log.close()
+
+
+def _fail(ctx: RunContext, message: str) -> None:
+    with contextlib.suppress(states.Cancelled, Exception):
+        ctx.log(f"ERROR: {message}")
+        ctx.log("The deploy failed; the deployment keeps running what it ran before.")
+        ctx.log.close()
+    states.deploy_finish(ctx.deploy.pk, State.FAILED, message)

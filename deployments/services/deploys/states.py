@@ -1,0 +1,146 @@
+"""The deploy state machine: the only place a deploy's (and its steps') state changes.
+
+Every change is a compare-and-set on the current state, so a cancelled deploy, or a job that
+comes back after its deploy was failed as lost, can never move it again or activate anything.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from tenancy.audit import Actor, audit_record
+
+from ... import events
+from ...models import Deploy, Deployment, DeployStep
+
+logger = logging.getLogger(__name__)
+State = Deploy.State
+
+
+class Cancelled(Exception):
+    """Control flow, not an error: the deploy was cancelled (or failed) while its job ran."""
+
+
+def deploy_begin(deploy_id: int) -> bool:
+    """Mark a queued deploy as started; False when another job already started it."""
+    return bool(Deploy.objects.filter(pk=deploy_id, state=State.QUEUED).update(started_at=timezone.now()))
+
+
+def step_begin(deploy: Deploy, step: DeployStep) -> None:
+    """Move the deploy into `step` (raise Cancelled when it has ended meanwhile)."""
+    if not Deploy.objects.filter(pk=deploy.pk, state__in=Deploy.ACTIVE_STATES).update(state=step.name):
+        raise Cancelled()
+    deploy.state = step.name
+    step.state, step.started_at = DeployStep.State.RUNNING, timezone.now()
+    step.save(update_fields=["state", "started_at"])
+    events.deploy_state(deploy, step)
+
+
+def step_end(deploy: Deploy, step: DeployStep, state: str, message: str = "") -> None:
+    step.state, step.finished_at = state, timezone.now()
+    step.message = message or step.message
+    step.save(update_fields=["state", "finished_at", "message"])
+    if step.name != State.ACTIVATING:  # activation reports itself, with the deploy's final state
+        events.deploy_state(deploy, step)
+
+
+def deploy_finish(deploy_id: int, state: str, error: str = "") -> bool:
+    """Move an active deploy to a final state; mark its unfinished steps. False if it had ended."""
+    now = timezone.now()
+    with transaction.atomic():
+        done = Deploy.objects.filter(pk=deploy_id, state__in=Deploy.ACTIVE_STATES).update(
+            state=state, finished_at=now, error=error[:10_000]
+        )
+        if done:
+            step_state = DeployStep.State.FAILED if state == State.FAILED else DeployStep.State.SKIPPED
+            DeployStep.objects.filter(deploy_id=deploy_id, state=DeployStep.State.RUNNING).update(
+                state=step_state, finished_at=now, message=error[:2000]
+            )
+            DeployStep.objects.filter(deploy_id=deploy_id, state=DeployStep.State.PENDING).update(
+                state=DeployStep.State.SKIPPED
+            )
+            deploy = Deploy.objects.select_related("deployment").get(pk=deploy_id)
+            events.deploy_state(deploy)
+            events.deployment_changed(deploy.deployment)
+    return bool(done)
+
+
+def deploy_is_active(deploy_id: int) -> bool:
+    return Deploy.objects.filter(pk=deploy_id, state__in=Deploy.ACTIVE_STATES).exists()
+
+
+def deploy_cancel(*, deploy: Deploy, user: AbstractBaseUser | None = None) -> bool:
+    """Cancel an active deploy. A running one stops at its next log flush or step; nothing changes."""
+    who = f" by {user.get_username()}" if user is not None else ""
+    if not deploy_finish(deploy.pk, State.CANCELLED, f"Cancelled{who}."):
+        return False
+    audit_record(organization=deploy.deployment.workspace.organization, action="deploy.cancel",
+                 target=f"deploy {deploy.pk} of {deploy.deployment.name}", actor=Actor(user=user))
+    with contextlib.suppress(Exception):
+        import django_rq
+        from rq.job import Job
+
+        Job.fetch(deploy.job_id, connection=django_rq.get_connection("deploys")).cancel()
+    return True
+
+
+def deploys_fail_lost(*, deployment: Deployment | None = None) -> int:
+    """Fail active deploys whose job is gone (worker killed, Redis flushed), so none stays "in progress"."""
+    import django_rq
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    active = Deploy.objects.filter(state__in=Deploy.ACTIVE_STATES)
+    if deployment is not None:
+        active = active.filter(deployment=deployment)
+    connection = django_rq.get_connection("deploys")
+    failed = 0
+    for deploy in active.only("pk", "created_at", "job_id"):
+        try:
+            status = Job.fetch(deploy.job_id, connection=connection).get_status(refresh=True) if deploy.job_id else None
+        except NoSuchJobError:
+            status = None
+        except Exception:  # noqa: BLE001 - Redis unreachable: cannot judge, leave it
+            return failed
+        if status in (JobStatus.QUEUED, JobStatus.STARTED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+            continue
+        if status is None and (timezone.now() - deploy.created_at).total_seconds() < 30:
+            continue  # enqueued on commit a moment ago
+        what = f"its job ended as {status}" if status else "its job is gone"
+        if deploy_finish(deploy.pk, State.FAILED, f"The worker running this deploy stopped ({what}); nothing was changed. Deploy again."):
+            failed += 1
+    return failed
+
+
+@transaction.atomic
+def deploy_activate(*, deploy: Deploy) -> None:
+    """Make the deployment run what this deploy produced: the one place desired state changes."""
+    deployment = Deployment.objects.select_for_update().get(pk=deploy.deployment_id)
+    now = timezone.now()
+    moved = Deploy.objects.filter(pk=deploy.pk, state=State.ACTIVATING).update(state=State.SUCCEEDED, finished_at=now)
+    if not moved:
+        raise Cancelled()
+    fields = ["current_deploy", "status", "status_reason", "updated_at"]
+    if deploy.image_digest:
+        deployment.desired_image_repository = deploy.image_repository
+        deployment.desired_image_tag = deploy.image_tag
+        deployment.desired_image_digest = deploy.image_digest
+        deployment.desired_airflow_version = deploy.airflow_version
+        fields += ["desired_image_repository", "desired_image_tag", "desired_image_digest", "desired_airflow_version"]
+    if deploy.dag_bundle_version:
+        deployment.desired_dag_bundle_version = deploy.dag_bundle_version
+        fields.append("desired_dag_bundle_version")
+    deployment.current_deploy = deploy
+    deployment.status = Deployment.Status.DEPLOYING
+    deployment.status_reason = f"Deploy {deploy.pk} activated; waiting for the Airflow components to run it."
+    deployment.save(update_fields=fields)
+    DeployStep.objects.filter(deploy=deploy, name=State.ACTIVATING).update(
+        state=DeployStep.State.SUCCEEDED, finished_at=now
+    )
+    deploy.state, deploy.finished_at = State.SUCCEEDED, now
+    events.deploy_state(deploy, DeployStep.objects.get(deploy=deploy, name=State.ACTIVATING))
+    events.deployment_changed(deployment)

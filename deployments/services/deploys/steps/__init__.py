@@ -1,0 +1,1 @@
+"""One module per step of a deploy; each step is a function of the run context."""

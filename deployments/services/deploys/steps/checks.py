@@ -1,0 +1,63 @@
+"""What the check steps (DAG parse, pytest) share: the files copied into the check container,
+where the DAGs come from, and the container's environment."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ....integrations import engine
+from ... import archives, bundles
+from ..context import RunContext
+
+CHECK_DIR = "/tmp/airdock-check"
+PROJECT_IN_CHECK = f"{CHECK_DIR}/project"
+# Runs inside the deploy's image, never imported here.
+PARSE_SCRIPT = (Path(__file__).resolve().parents[3] / "checks" / "parse_dags.py").read_bytes()
+
+
+def check_files(ctx: RunContext, *, with_tests: bool) -> bytes:
+    """The parse script plus the deploy's dags/ (and tests/) as a tar for the check container."""
+    files: list[tuple[str, bytes]] = [(f"{CHECK_DIR.lstrip('/')}/parse_dags.py", PARSE_SCRIPT)]
+    dirs = [CHECK_DIR.lstrip("/"), PROJECT_IN_CHECK.lstrip("/"), f"{PROJECT_IN_CHECK.lstrip('/')}/dags"]
+    for sub in ["dags", ".astro"] + (["tests"] if with_tests else []):
+        base = dags_source(ctx) if sub == "dags" else ctx.project / sub
+        if base is None or not base.is_dir():
+            continue
+        for path in sorted(base.rglob("*")):
+            rel = f"{PROJECT_IN_CHECK.lstrip('/')}/{sub}/{path.relative_to(base).as_posix()}"
+            if path.is_dir():
+                dirs.append(rel)
+            elif path.is_file():
+                files.append((rel, path.read_bytes()))
+    return engine.tar_of(files, dirs=dirs)
+
+
+def dags_source(ctx: RunContext) -> Path | None:
+    """Where the DAGs to check come from: the upload, else the deployment's current bundle."""
+    if (ctx.project / "dags").is_dir():
+        return ctx.project / "dags"
+    version = ctx.deployment.desired_dag_bundle_version
+    if not version:
+        return None
+    target = ctx.root / "current-bundle"
+    if not (target / "dags").is_dir():
+        data, _ = bundles.bundle_fetch(deployment=ctx.deployment, version=version)
+        target.mkdir(exist_ok=True)
+        bundle_file = ctx.root / "current-bundle.tar.gz"
+        bundle_file.write_bytes(data)
+        info = archives.archive_inspect(bundle_file, require="dags")
+        archives.archive_extract(bundle_file, info, target)
+    return target / "dags"
+
+
+def check_environment() -> dict[str, str]:
+    return {"AIRFLOW__CORE__DAGS_FOLDER": f"{PROJECT_IN_CHECK}/dags", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+
+
+def check_image(ctx: RunContext) -> str:
+    """The image the checks run in: the one built or named; for a DAG-only deploy, the image the
+    deployment runs now, pulled from the registry when this engine no longer has it."""
+    if not ctx.image:
+        ctx.image = ctx.deployment.desired_image
+        if not engine.image_exists(ctx.image):
+            engine.image_pull(ctx.image, on_line=ctx.log)
+    return ctx.image

@@ -1,0 +1,69 @@
+"""PARSING: import every DAG file in the deploy's image, as `astro deploy` does before it ships."""
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+
+from ....integrations import engine
+from ...runtimes import airflow_change
+from ..context import CheckFailed, RunContext
+from .checks import (
+    CHECK_DIR,
+    PROJECT_IN_CHECK,
+    check_environment,
+    check_files,
+    check_image,
+)
+
+PARSE_MARK = "AIRDOCK_PARSE_RESULT "
+
+
+def parse(ctx: RunContext) -> None:
+    image = check_image(ctx)
+
+    def on_line(line: str) -> None:
+        if not line.startswith(PARSE_MARK):
+            ctx.log(line)
+
+    result = engine.container_run(
+        image=image, step="DAG parse",
+        command=["python", f"{CHECK_DIR}/parse_dags.py", f"{PROJECT_IN_CHECK}/dags", PROJECT_IN_CHECK],
+        files=check_files(ctx, with_tests=False), working_dir=PROJECT_IN_CHECK,
+        environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
+        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=on_line,
+    )
+    marked = [l for l in result.output.splitlines() if l.startswith(PARSE_MARK)]
+    if not marked:
+        raise CheckFailed(
+            f"The DAG parse did not finish (exit code {result.exit_code}); the image may lack Airflow. See the log."
+        )
+    deploy = ctx.deploy
+    summary = json.loads(marked[-1][len(PARSE_MARK):])
+    deploy.parse_results = summary
+    deploy.airflow_version = summary.get("airflow_version", "") or deploy.airflow_version
+    ctx.save("parse_results", "airflow_version")
+    _note_airflow_change(ctx)
+    failed = [f for f in summary["files"] if f["error"]]
+    ctx.log(f"Parsed {len(summary['files'])} DAG files: {len(summary['dag_ids'])} DAGs, {len(failed)} import errors (Airflow {deploy.airflow_version}).")
+    if failed:
+        details = "; ".join(
+            f"{f['file']}{' line ' + str(f['line']) if f['line'] else ''}: {_last_line(f['error'])}" for f in failed
+        )
+        raise CheckFailed(f"{len(failed)} DAG file(s) failed to import: {details}")
+
+
+def _note_airflow_change(ctx: RunContext) -> None:
+    """Say so when this deploy moves the deployment from one Airflow major version to another."""
+    if ctx.deploy.kind == ctx.deploy.Kind.DAGS:
+        return
+    change = airflow_change(ctx.deployment.desired_airflow_version, ctx.deploy.airflow_version)
+    if change:
+        ctx.deploy.airflow_change = change
+        ctx.save("airflow_change")
+        ctx.log(f"NOTE: this deploy moves {ctx.deployment.name} from {change.replace(' → ', ' to Airflow ')}.")
+
+
+def _last_line(text: str) -> str:
+    lines = [l.strip() for l in (text or "").splitlines() if l.strip()]
+    return lines[-1] if lines else "import failed"
