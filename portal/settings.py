@@ -151,22 +151,20 @@ AIRDOCK_REGISTRY_USERNAME = env.str("AIRDOCK_REGISTRY_USERNAME", default="")
 AIRDOCK_REGISTRY_PASSWORD = env.str("AIRDOCK_REGISTRY_PASSWORD", default="")
 AIRDOCK_REGISTRY_INSECURE = env.bool("AIRDOCK_REGISTRY_INSECURE", default=True)
 
-# Base images: Astro Runtime images resolve to the local image of their Airflow line. Each rule:
-# a regex for the image (group "version", optional "suffix" holding -base / -python-3.x), the lines
-# it knows (line -> version regex) and the line an unknown version falls back to, with a warning.
+# Astro Runtime images: each Runtime version a Dockerfile names resolves to a local image of that
+# version (AIRDOCK_RUNTIME_IMAGE:<version>), built on first use from the shared base image and the
+# table of Runtime versions (what each ships). Unused ones beyond the newest KEEP are pruned.
 AIRDOCK_RUNTIME_IMAGE = env.str("AIRDOCK_RUNTIME_IMAGE", default="airdock/runtime")
-AIRDOCK_BASE_IMAGE_MAP = env.json("AIRDOCK_BASE_IMAGE_MAP", default=[
-    {
-        "match": r"quay\.io/astronomer/astro-runtime:(?P<version>\d+\.\d+\.\d+)(?P<suffix>(?:-python-3\.\d+|-base)*)",
-        "lines": {"2.10": r"12\.\d+\.\d+"},
-        "default_line": "2.10",
-    },
-    {
-        "match": r"(?:astrocrpublic\.azurecr\.io|quay\.io/astronomer)/runtime:(?P<version>\d+\.\d+-\d+)(?P<suffix>(?:-python-3\.\d+|-base)*)",
-        "lines": {"3.1": r"3\.[01]-\d+"},
-        "default_line": "3.1",
-    },
-])
+AIRDOCK_RUNTIME_BASE_IMAGE = env.str("AIRDOCK_RUNTIME_BASE_IMAGE", default="airdock/runtime-base:bookworm")
+AIRDOCK_RUNTIME_VERSIONS_FILE = env.str(
+    "AIRDOCK_RUNTIME_VERSIONS_FILE", default=str(BASE_DIR / "images" / "runtime" / "versions.json")
+)
+AIRDOCK_RUNTIME_CONTEXT = BASE_DIR / "images" / "runtime"
+AIRDOCK_RUNTIME_IMAGES_KEEP = env.int("AIRDOCK_RUNTIME_IMAGES_KEEP", default=6)
+AIRDOCK_RUNTIME_BUILD_TIMEOUT = env.int("AIRDOCK_RUNTIME_BUILD_TIMEOUT", default=1800)
+# Where the packages of Runtime images are cached between builds (wheels, resolved locks).
+AIRDOCK_RUNTIME_CACHE_DIR = Path(env.str("AIRDOCK_RUNTIME_CACHE_DIR", default=str(VAR_DIR / "runtime-cache")))
+AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/amd64"])
 
 # Deploy limits.
 AIRDOCK_ARCHIVE_MAX_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_BYTES", default=200 * 1024 * 1024)

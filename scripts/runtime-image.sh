@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
-# Build the local Astro-Runtime-like images, one per Airflow line, without pulling from any public
-# registry: a Debian base made with debootstrap, then images/runtime/Dockerfile per line. Docker's layer
-# cache makes a rebuild with nothing changed take seconds.
-#   AIRDOCK_RUNTIME_LINES  lines to build (default: every folder of images/runtime/lines)
-#   AIRDOCK_EXTRA_CA_BUNDLE  a CA bundle to trust inside the images (default: $SSL_CERT_FILE, if set)
-#   AIRDOCK_DEBIAN_MIRROR  Debian mirror for debootstrap (default: http://deb.debian.org/debian)
+# Build the shared base of the local Astro Runtime images without pulling from any public registry
+# (a Debian made with debootstrap, then images/runtime/Dockerfile), then prebuild the newest
+# Runtime version of each line; other versions are built by the portal on first use.
+#   AIRDOCK_RUNTIME_PREBUILD  Runtime versions to prebuild (default: the newest of each line;
+#                             "none" builds only the base)
+#   AIRDOCK_EXTRA_CA_BUNDLE   a CA bundle to trust inside the images (default: $SSL_CERT_FILE, if set)
+#   AIRDOCK_DEBIAN_MIRROR     Debian mirror for debootstrap (default: http://deb.debian.org/debian)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+PY=${VENV:-$ROOT/.venv}/bin/python
 DEBIAN_IMAGE=airdock/debian:bookworm
+BASE_IMAGE=${AIRDOCK_RUNTIME_BASE_IMAGE:-airdock/runtime-base:bookworm}
 MIRROR=${AIRDOCK_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-LINES=${AIRDOCK_RUNTIME_LINES:-$(cd "$ROOT/images/runtime/lines" && ls -d */ | tr -d /)}
 CA=${AIRDOCK_EXTRA_CA_BUNDLE:-${SSL_CERT_FILE:-}}
 export DOCKER_BUILDKIT=0  # the legacy builder runs ONBUILD triggers on engine 20.10 without buildx
 
@@ -32,21 +34,13 @@ context=$(mktemp -d /tmp/airdock-runtime.XXXXXX)
 trap 'rm -rf "$context"' EXIT
 cp -r "$ROOT/images/runtime/." "$context/"
 if [ -n "$CA" ] && [ -f "$CA" ]; then cp "$CA" "$context/extra-ca.crt"; else : >"$context/extra-ca.crt"; fi
+log "building $BASE_IMAGE"
+start=$(date +%s)
+docker build --network host -t "$BASE_IMAGE" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$context" \
+  >/tmp/airdock-runtime-base.log 2>&1 || { tail -n 30 /tmp/airdock-runtime-base.log >&2; exit 1; }
+log "built $BASE_IMAGE in $(( $(date +%s) - start ))s"
 
-for line in $LINES; do
-  # shellcheck disable=SC1090
-  . "$ROOT/images/runtime/lines/$line/line.env"
-  for target in base runtime; do
-    tag=airdock/runtime:$line
-    [ "$target" = base ] && tag=$tag-base
-    log "building $tag (Airflow $AIRFLOW_VERSION)"
-    start=$(date +%s)
-    docker build --network host --target "$target" -t "$tag" \
-      --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" --build-arg AIRFLOW_LINE="$line" \
-      --build-arg DEBIAN_PACKAGES="$DEBIAN_PACKAGES" \
-      --label io.airdock.runtime.airflow-version="$AIRFLOW_VERSION" \
-      "$context" >"/tmp/airdock-runtime-$line-$target.log" 2>&1 \
-      || { tail -n 30 "/tmp/airdock-runtime-$line-$target.log" >&2; exit 1; }
-    log "built $tag in $(( $(date +%s) - start ))s"
-  done
-done
+if [ "${AIRDOCK_RUNTIME_PREBUILD:-newest}" != none ]; then
+  # shellcheck disable=SC2086
+  "$PY" "$ROOT/manage.py" airdock_runtime build $( [ "${AIRDOCK_RUNTIME_PREBUILD:-newest}" = newest ] && echo --newest || echo "$AIRDOCK_RUNTIME_PREBUILD")
+fi

@@ -6,9 +6,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
+# The Runtime version each sample project names, by Airflow line (both prebuilt by `make runtime-image`).
+RUNTIME_VERSIONS = {"3.1": "3.1-21", "2.10": "12.12.0"}
 RUNTIME_IMAGES = {
-    "3.1": "astrocrpublic.azurecr.io/runtime:3.1-1",
-    "2.10": "quay.io/astronomer/astro-runtime:12.7.0",
+    "3.1": f"astrocrpublic.azurecr.io/runtime:{RUNTIME_VERSIONS['3.1']}",
+    "2.10": f"quay.io/astronomer/astro-runtime:{RUNTIME_VERSIONS['2.10']}",
 }
 
 GOOD_DAG_3 = '''\

@@ -86,9 +86,20 @@ class DeploymentOut(Schema):
     desired_image_digest: str
     desired_dag_bundle_version: str
     desired_airflow_version: str
+    runtime_version: str  # the Astro Runtime the current image is built on
+    airflow_version: str  # and its Airflow
     current_deploy_id: int | None
+    upgrade_readiness: dict[str, Any]  # the current project on newer Runtimes: {"targets": [{"runtime", "ready", "errors"}]}
     git: GitOut
     components: list[ComponentOut]
+
+    @staticmethod
+    def resolve_runtime_version(obj: Deployment) -> str:
+        return obj.desired_runtime_version
+
+    @staticmethod
+    def resolve_airflow_version(obj: Deployment) -> str:
+        return obj.desired_airflow_version
 
     @staticmethod
     def resolve_git(obj: Deployment) -> dict:
@@ -130,6 +141,7 @@ class DeployOut(Schema):
     dag_bundle_version: str
     runtime_requested: str
     runtime_image_used: str
+    runtime_version: str
     airflow_version: str
     airflow_change: str
     parse_results: dict[str, Any]

@@ -154,6 +154,13 @@ def _dag_files():
     return sorted(str(f) for f in files)
 
 
+def _dag_bag(path):
+    try:
+        return DagBag(dag_folder=path, include_examples=False)
+    except TypeError:  # Airflow 3.3 dropped the argument: its DagBag never loads the examples here
+        return DagBag(dag_folder=path)
+
+
 def _failing_line(path, error):
     lines = [int(n) for p, n in re.findall(r'File "([^"]+)", line (\d+)', error) if p == path]
     return lines[-1] if lines else None
@@ -170,7 +177,7 @@ def main():
             print(f"skipped {rel_project} (.astro/dag_integrity_exceptions.txt)")
             continue
         started = time.monotonic()
-        bag = DagBag(dag_folder=path, include_examples=False)
+        bag = _dag_bag(path)
         seconds = round(time.monotonic() - started, 3)
         errors = [str(e) for f, e in bag.import_errors.items() if os.path.abspath(f) == path]
         error = "\n".join(errors) or None

@@ -98,6 +98,13 @@ def image_exists(name: str) -> bool:
         raise DockerError(f"Cannot look up the image {name!r}: {exc.explanation or exc}") from exc
 
 
+def image_id(name: str) -> str:
+    try:
+        return client().images.get(name).id
+    except docker.errors.ImageNotFound:
+        return ""
+
+
 def image_labels(name: str) -> dict[str, str]:
     try:
         return client().images.get(name).labels or {}
@@ -117,7 +124,8 @@ def image_pull(name: str, *, on_line: LineSink) -> None:
 
 def image_build(
     *, context_dir: Path, tag: str, on_line: LineSink, timeout: int, memory: int,
-    buildargs: dict[str, str] | None = None,
+    buildargs: dict[str, str] | None = None, dockerfile: str | None = None, target: str | None = None,
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Build `context_dir` (honouring its .dockerignore) and return the image id.
 
@@ -140,7 +148,8 @@ def image_build(
         stream = api.build(
             path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
             network_mode=settings.AIRDOCK_BUILD_NETWORK, buildargs=buildargs or None,
-            container_limits={"memory": memory, "memswap": -1},
+            container_limits={"memory": memory, "memswap": -1}, dockerfile=dockerfile, target=target,
+            labels=labels or None,
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -255,20 +264,103 @@ def container_run(
             finished.set()
         if timed_out.is_set():
             raise StepTimeout(f"The {step} took longer than {timeout} s and was stopped (AIRDOCK_CHECK_TIMEOUT).")
-        fetched: dict[str, bytes] = {}
-        for path in fetch:
-            try:
-                stream, _ = container.get_archive(path)
-            except docker.errors.NotFound:
-                continue
-            with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
-                member = archive.next()
-                extracted = archive.extractfile(member) if member else None
-                if extracted is not None:
-                    fetched[path] = extracted.read()
+        fetched = _fetch(container, fetch)
         return RunResult(exit_code=int(status.get("StatusCode", 1)), output="\n".join(output), files=fetched)
     finally:
         try:
             container.remove(force=True)
         except docker.errors.APIError:
             pass
+
+
+def image_from_container(
+    *, image: str, command: list[str], files: bytes, repository: str, tag: str, on_line: LineSink,
+    timeout: int, memory: int, environment: dict[str, str] | None = None, volumes: dict | None = None,
+    fetch: Iterable[str] = (),
+) -> tuple[str, dict[str, bytes]]:
+    """Run `command` as root in a container of `image` (with `files`, a tar, copied to / first, and
+    the build network), then commit the container as repository:tag.
+
+    Return the new image's id and the files named in `fetch`. Raise BuildError (with the
+    command's "ERROR:" lines) when the command fails, StepTimeout when it runs out of time.
+    """
+    engine = client(timeout=timeout + 30)
+    output: collections.deque[str] = collections.deque(maxlen=MAX_KEPT_OUTPUT)
+    try:
+        container = engine.containers.create(
+            image, command=command, user="root", environment=environment or {}, volumes=volumes or {},
+            network_mode=settings.AIRDOCK_BUILD_NETWORK, mem_limit=memory, memswap_limit=-1, detach=True,
+            labels={"io.airdock.step": "runtime image"},
+        )
+    except docker.errors.ImageNotFound as exc:
+        raise BuildError(f"The image {image} is not in the Docker engine: run `make runtime-image`.") from exc
+    except docker.errors.APIError as exc:
+        raise BuildError(f"Cannot start a container of {image}: {exc.explanation or exc}") from exc
+
+    def sink(line: str) -> None:
+        output.append(line)
+        on_line(line)
+
+    try:
+        if files and not container.put_archive("/", files):
+            raise BuildError(f"Cannot copy files into the container of {image}.")
+        container.start()
+        deadline = time.monotonic() + timeout
+        lines = _Lines(sink)
+        for chunk in container.logs(stream=True, follow=True):
+            lines.feed(chunk.decode("utf-8", "replace"))
+            if time.monotonic() > deadline:
+                with contextlib.suppress(docker.errors.APIError):
+                    container.kill()
+                raise StepTimeout(f"Building {repository}:{tag} took longer than {timeout} s and was stopped.")
+        lines.close()
+        status = int(container.wait(timeout=60).get("StatusCode", 1))
+        if status != 0:
+            causes = [l.removeprefix("ERROR: ") for l in output if l.startswith("ERROR: ")][:5]
+            raise BuildError(f"Building {repository}:{tag} failed: {' '.join(causes) or f'exit code {status}, see the log'}")
+        fetched = _fetch(container, fetch)
+        committed = container.commit(repository=repository, tag=tag, changes=['CMD ["/bin/bash"]'])
+        return committed.id, fetched
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+
+
+def image_file(image: str, path: str, *, limit: int = 1024 * 1024) -> bytes | None:
+    """Read one small file out of an image without running it (None when it is not there)."""
+    engine = client()
+    container = engine.containers.create(image, command=["true"], network_disabled=True)
+    try:
+        return _fetch(container, [path], limit=limit).get(path)
+    finally:
+        with contextlib.suppress(docker.errors.APIError):
+            container.remove(force=True)
+
+
+def _fetch(container, paths: Iterable[str], *, limit: int = 64 * 1024 * 1024) -> dict[str, bytes]:
+    """The files at `paths` in a container (missing ones, and ones over `limit`, left out)."""
+    fetched: dict[str, bytes] = {}
+    for path in paths:
+        try:
+            stream, stat = container.get_archive(path)
+        except docker.errors.NotFound:
+            continue
+        if stat.get("size", 0) > limit:
+            continue
+        with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as archive:
+            member = archive.next()
+            extracted = archive.extractfile(member) if member else None
+            if extracted is not None:
+                fetched[path] = extracted.read()
+    return fetched
+
+
+def image_remove(name: str) -> bool:
+    """Remove a tag (the image goes when nothing else uses it); False when it is not there."""
+    try:
+        client().images.remove(name, noprune=False)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+    except docker.errors.APIError as exc:
+        raise DockerError(f"Cannot remove the image {name}: {exc.explanation or exc}") from exc

@@ -9,9 +9,10 @@ from .deployment import (
     default_worker_queues,
     validate_worker_queues,
 )
+from .runtime import RuntimeImage
 from .token import ApiToken
 
 __all__ = [
-    "DEFAULT_RUNTIME_IMAGE", "ApiToken", "Deploy", "DeployLogLine", "DeployStep", "Deployment",
+    "DEFAULT_RUNTIME_IMAGE", "ApiToken", "RuntimeImage", "Deploy", "DeployLogLine", "DeployStep", "Deployment",
     "default_worker_queues", "validate_worker_queues",
 ]

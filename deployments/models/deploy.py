@@ -65,6 +65,7 @@ class Deploy(models.Model):
     dag_bundle_version = models.CharField(max_length=64, blank=True)
     runtime_requested = models.CharField(max_length=255, blank=True, help_text="FROM line of the Dockerfile.")
     runtime_image_used = models.CharField(max_length=255, blank=True)
+    runtime_version = models.CharField(max_length=32, blank=True, help_text="The Astro Runtime version the image is built on.")
     airflow_version = models.CharField(max_length=32, blank=True)
     airflow_change = models.CharField(
         max_length=64, blank=True, help_text="Set when the deploy moves the deployment to another Airflow major version."

@@ -75,6 +75,11 @@ class Deployment(models.Model):
     desired_image_repository = models.CharField(max_length=255, blank=True)
     desired_dag_bundle_version = models.CharField(max_length=64, blank=True)
     desired_airflow_version = models.CharField(max_length=32, blank=True)
+    desired_runtime_version = models.CharField(max_length=32, blank=True)
+    upgrade_readiness = models.JSONField(
+        default=dict, blank=True,
+        help_text="The current project checked on newer Astro Runtimes, in the background after each deploy.",
+    )
     current_deploy = models.ForeignKey(
         "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -84,3 +84,21 @@ def test_it_reaps_lost_deploys_from_the_command(deployment):
     call_command("airdock_reaper")
     lost.refresh_from_db()
     assert lost.state == Deploy.State.FAILED
+
+
+def test_an_overlong_log_keeps_its_head_and_its_tail(deployment, monkeypatch):
+    from deployments.services.deploys import log as deploy_log
+
+    monkeypatch.setattr(deploy_log, "MAX_LINES", 30)
+    monkeypatch.setattr(deploy_log, "TAIL_LINES", 10)
+    deploy = factories.DeployFactory(deployment=deployment, state=Deploy.State.BUILDING)
+    log = deploy_log.DeployLog(deploy)
+    log.tail = deploy_log.collections.deque(maxlen=10)
+    for n in range(1, 101):
+        log(f"line {n}")
+    log.close()
+    texts = list(deploy.log_lines.order_by("seq").values_list("text", flat=True))
+    assert texts[:19] == [f"line {n}" for n in range(1, 20)]
+    assert texts[19].startswith("[71 log lines left out here")
+    assert texts[20:] == [f"line {n}" for n in range(91, 101)]
+    assert list(deploy.log_lines.order_by("seq").values_list("seq", flat=True)) == list(range(1, 31))

@@ -13,7 +13,14 @@ from deployments.models import Deploy, Deployment, DeployStep
 from deployments.services import bundles, deploys
 from portal.errors import Invalid
 from tests import factories
-from tests.projects import BROKEN_DAG, FAILING_TEST, GOOD_DAG_3, make_project, pack
+from tests.projects import (
+    BROKEN_DAG,
+    FAILING_TEST,
+    GOOD_DAG_3,
+    RUNTIME_IMAGES,
+    make_project,
+    pack,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 MANIFEST_TYPES = ", ".join([
@@ -57,7 +64,7 @@ def test_it_runs_a_full_deploy_to_the_registry_and_storage(alice, deployment, pr
     assert manifest["dag_ids"] == ["example_dag"] and [f["path"] for f in manifest["files"]] == ["dags/example_dag.py"]
     assert deploy.parse_results["files"][0]["dag_ids"] == ["example_dag"]
     assert deploy.airflow_version.startswith("3.")
-    assert deploy.runtime_requested == "astrocrpublic.azurecr.io/runtime:3.1-1"
+    assert deploy.runtime_requested == RUNTIME_IMAGES["3.1"] and deploy.runtime_version == "3.1-21"
     deployment.refresh_from_db()
     assert deployment.desired_image_digest == deploy.image_digest
     assert deployment.desired_image_tag == deploy.image_tag
@@ -176,7 +183,7 @@ def test_it_bakes_dags_into_the_image_when_dag_only_deploys_are_off(alice, deplo
 
 
 def test_it_fails_a_build_error_with_the_engines_message(alice, deployment, project):
-    (project / "Dockerfile").write_text("FROM astrocrpublic.azurecr.io/runtime:3.1-1\nRUN exit 3\n")
+    (project / "Dockerfile").write_text(f"FROM {RUNTIME_IMAGES['3.1']}\nRUN exit 3\n")
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.FAILED
     assert "The image build failed" in deploy.error and "returned a non-zero code: 3" in deploy.error
@@ -184,11 +191,11 @@ def test_it_fails_a_build_error_with_the_engines_message(alice, deployment, proj
     assert deployment.desired_image_digest == ""
 
 
-def test_it_names_the_image_and_setting_when_an_unknown_base_image_cannot_be_pulled(alice, deployment, project):
+def test_it_names_the_image_when_an_unknown_base_image_cannot_be_pulled(alice, deployment, project):
     (project / "Dockerfile").write_text("FROM registry.invalid/acme/custom:1.0\n")
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.FAILED
-    assert "registry.invalid/acme/custom:1.0" in deploy.error and "AIRDOCK_BASE_IMAGE_MAP" in deploy.error
+    assert "registry.invalid/acme/custom:1.0 is not available here" in deploy.error and "Astro Runtime image" in deploy.error
 
 
 def test_it_rebuilds_an_earlier_deploys_project(alice, deployment, project):

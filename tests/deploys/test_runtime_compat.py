@@ -7,9 +7,17 @@ import docker
 import pytest
 
 from deployments.models import Deploy, DeployStep
-from deployments.services import deploys, runtimes
+from deployments.services import deploys
 from tests import factories
-from tests.projects import FAILING_TEST, GOOD_DAG_2, GOOD_DAG_3, make_project, pack
+from tests.projects import (
+    FAILING_TEST,
+    GOOD_DAG_2,
+    GOOD_DAG_3,
+    RUNTIME_IMAGES,
+    RUNTIME_VERSIONS,
+    make_project,
+    pack,
+)
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 
@@ -83,7 +91,7 @@ def test_it_builds_and_deploys_an_unmodified_astro_project(alice, workspace, tmp
     deploy = run(deployment, alice, sample(tmp_path, line))
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
     assert deploy.airflow_version.startswith(airflow_major)
-    assert deploy.runtime_image_used == f"airdock/runtime:{line}"
+    assert deploy.runtime_image_used == f"airdock/runtime:{RUNTIME_VERSIONS[line]}"
     parsed = {f["file"]: f for f in deploy.parse_results["files"]}
     assert parsed["dags/example_dag.py"]["dag_ids"] == ["example_dag"]  # imports include/helpers.py
     assert parsed["dags/lookups.py"]["dag_ids"] == ["lookups"] and not parsed["dags/lookups.py"]["error"]
@@ -187,13 +195,13 @@ def test_it_names_a_debian_package_that_does_not_exist(alice, workspace, tmp_pat
 
 @pytest.mark.parametrize("line", ["3.1", "2.10"])
 def test_a_base_image_has_no_triggers_and_builds_a_dockerfile_that_copies_itself(alice, workspace, tmp_path, line):
-    base = {"3.1": "astrocrpublic.azurecr.io/runtime:3.1-1-base", "2.10": "quay.io/astronomer/astro-runtime:12.7.0-base"}[line]
+    base = f"{RUNTIME_IMAGES[line]}-base"
     project = sample(tmp_path, line)
     (project / "Dockerfile").write_text(f"FROM {base}\nCOPY --chown=astro:0 dags /usr/local/airflow/dags\nCOPY --chown=astro:0 include /usr/local/airflow/include\n")
     deployment = factories.DeploymentFactory(workspace=workspace, dag_deploy_enabled=False)
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
-    assert deploy.runtime_image_used == f"airdock/runtime:{line}-base"
+    assert deploy.runtime_image_used == f"airdock/runtime:{RUNTIME_VERSIONS[line]}-base"
     assert "build triggers" not in " ".join(deploy.log_lines.values_list("text", flat=True))
     assert deploy.parse_results["dag_ids"] and "example_dag" in deploy.parse_results["dag_ids"]
     listing = in_image(deploy, "sh", "-c", "ls -A; command -v jq || echo no-jq; python -c 'import emoji' 2>/dev/null || echo no-emoji")
@@ -203,23 +211,25 @@ def test_a_base_image_has_no_triggers_and_builds_a_dockerfile_that_copies_itself
     assert not names & {"packages.txt", "requirements.txt", "tests", "README.md", ".env", "airflow_settings.yaml"}
 
 
-def test_it_says_when_a_deploy_moves_a_deployment_between_airflow_lines(alice, workspace, tmp_path):
+def test_a_move_to_another_airflow_major_needs_the_deployments_confirmation_or_force(alice, workspace, tmp_path):
     deployment = factories.DeploymentFactory(workspace=workspace)
-    assert run(deployment, alice, make_project(tmp_path / "a", line="2.10")).state == Deploy.State.SUCCEEDED
+    first = run(deployment, alice, make_project(tmp_path / "a", line="2.10"))
+    assert first.state == Deploy.State.SUCCEEDED, first.error
+    deployment.refresh_from_db()
+    assert deployment.runtime_image == RUNTIME_IMAGES["2.10"]  # the setting follows what runs
+    assert (deployment.desired_runtime_version, deployment.desired_airflow_version) == ("12.12.0", "2.10.5")
+    refused = run(deployment, alice, make_project(tmp_path / "b", line="3.1"))
+    assert refused.state == Deploy.State.FAILED
+    assert "moves" in refused.error and "Airflow 2.10.5 (Runtime 12.12.0)" in refused.error and "force" in refused.error
+    assert refused.steps.get(name=Deploy.State.BUILDING).state == DeployStep.State.FAILED
+    deployment.runtime_image = RUNTIME_IMAGES["3.1"]  # the user confirms in the deployment's settings
+    deployment.save()
     moved = run(deployment, alice, make_project(tmp_path / "b", line="3.1"))
     assert moved.state == Deploy.State.SUCCEEDED, moved.error
     assert moved.airflow_change.startswith("Airflow 2.10.5 → 3.")
     assert any("from Airflow 2.10.5 to Airflow 3" in t for t in moved.log_lines.values_list("text", flat=True))
     deployment.refresh_from_db()
-    assert deployment.airflow_major == 3
-
-
-def test_it_maps_runtime_images_to_local_lines_and_warns_on_unknown_versions(settings):
-    assert runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:12.7.0").image == "airdock/runtime:2.10"
-    assert runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:12.7.0-python-3.11-base").image == "airdock/runtime:2.10-base"
-    assert runtimes.runtime_resolve("astrocrpublic.azurecr.io/runtime:3.0-2").image == "airdock/runtime:3.1"
-    unknown = runtimes.runtime_resolve("quay.io/astronomer/astro-runtime:9.1.0")
-    assert unknown.image == "airdock/runtime:2.10" and "not known here" in unknown.warning
-    assert runtimes.runtime_resolve("python:3.11-slim").line is None
-    text, _ = runtimes.dockerfile_rewrite("FROM quay.io/astronomer/astro-runtime:12.7.0 AS build\nFROM build\nRUN echo\n")
-    assert text == "FROM airdock/runtime:2.10 AS build\nFROM build\nRUN echo\n"
+    assert deployment.airflow_major == 3 and deployment.desired_runtime_version == "3.1-21"
+    back = run(deployment, alice, make_project(tmp_path / "a", line="2.10"), force=True)
+    assert back.state == Deploy.State.SUCCEEDED, back.error
+    assert any("forced" in w for w in back.warnings)

@@ -1,7 +1,9 @@
 """A deploy's log: lines saved in batches with a sequence number, so a page can resume from the
-last line it has; the whole log always stays in the database."""
+last line it has. A log longer than MAX_LINES keeps its head and its tail (where a failure's cause
+usually is), with one line saying how many lines were left out between them."""
 from __future__ import annotations
 
+import collections
 import time
 from typing import Callable
 
@@ -11,6 +13,7 @@ from ...models import Deploy, DeployLogLine
 
 MAX_LINE = 4000
 MAX_LINES = 50_000
+TAIL_LINES = 10_000  # of MAX_LINES, kept from the end of an overlong log
 
 
 class DeployLog:
@@ -19,6 +22,7 @@ class DeployLog:
         self.step = ""
         self.pending: list[DeployLogLine] = []
         self.seq = deploy.log_lines.aggregate(m=Max("seq"))["m"] or 0
+        self.tail: collections.deque[tuple[str, str]] = collections.deque(maxlen=TAIL_LINES)
         self.dropped = 0
         self.last_flush = time.monotonic()
         self.on_flush = on_flush
@@ -28,11 +32,13 @@ class DeployLog:
 
     def write(self, text: str) -> None:
         for line in str(text).splitlines() or [""]:
-            if self.seq >= MAX_LINES:
-                self.dropped += 1
-                continue
             if len(line) > MAX_LINE:
                 line = line[:MAX_LINE] + " […]"
+            if self.seq >= MAX_LINES - TAIL_LINES - 1:  # the head is full: keep the newest lines aside
+                if len(self.tail) == self.tail.maxlen:
+                    self.dropped += 1
+                self.tail.append((self.step, line))
+                continue
             self.seq += 1
             self.pending.append(DeployLogLine(deploy=self.deploy, seq=self.seq, step=self.step, text=line))
         if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
@@ -48,12 +54,16 @@ class DeployLog:
             self.on_flush(lines)
 
     def close(self) -> None:
+        """Write the tail of an overlong log after a line saying how much was left out."""
         if self.dropped:
-            self.dropped, dropped = 0, self.dropped
-            self.seq = max(self.seq, MAX_LINES - 1)
-            self.pending.append(DeployLogLine(
-                deploy=self.deploy, seq=self.seq + 1, step=self.step,
-                text=f"[{dropped} more log lines were left out: the log keeps at most {MAX_LINES} lines]",
-            ))
             self.seq += 1
+            self.pending.append(DeployLogLine(
+                deploy=self.deploy, seq=self.seq, step=self.step,
+                text=f"[{self.dropped} log lines left out here: a log keeps its first and last lines, {MAX_LINES} in all]",
+            ))
+            self.dropped = 0
+        while self.tail:
+            step, line = self.tail.popleft()
+            self.seq += 1
+            self.pending.append(DeployLogLine(deploy=self.deploy, seq=self.seq, step=step, text=line))
         self.flush()

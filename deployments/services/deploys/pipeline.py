@@ -14,6 +14,7 @@ from typing import Callable
 from portal.errors import AirdockError
 
 from ...models import Deploy
+from .. import upgrades
 from . import states
 from .context import RunContext
 from .steps.activate import activate
@@ -62,6 +63,7 @@ def _run(ctx: RunContext) -> None:
             ctx.log(f"Rolled back to deploy {ctx.deploy.source_deploy_id}.")
         else:
             ctx.log(f"Deploy {ctx.deploy.pk} succeeded ({ctx.deploy.get_kind_display().lower()}).")
+        upgrades.readiness_enqueue(deploy=ctx.deploy)
     except states.Cancelled:
         ctx.log.step = ""
         ctx.log("Deploy cancelled; nothing was changed.")

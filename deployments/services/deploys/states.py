@@ -130,7 +130,14 @@ def deploy_activate(*, deploy: Deploy) -> None:
         deployment.desired_image_tag = deploy.image_tag
         deployment.desired_image_digest = deploy.image_digest
         deployment.desired_airflow_version = deploy.airflow_version
-        fields += ["desired_image_repository", "desired_image_tag", "desired_image_digest", "desired_airflow_version"]
+        deployment.desired_runtime_version = deploy.runtime_version
+        fields += [
+            "desired_image_repository", "desired_image_tag", "desired_image_digest", "desired_airflow_version",
+            "desired_runtime_version",
+        ]
+        if deploy.runtime_version and deploy.runtime_requested:
+            deployment.runtime_image = deploy.runtime_requested  # the setting says what really runs
+            fields.append("runtime_image")
     if deploy.dag_bundle_version:
         deployment.desired_dag_bundle_version = deploy.dag_bundle_version
         fields.append("desired_dag_bundle_version")

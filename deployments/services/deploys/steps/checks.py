@@ -16,10 +16,14 @@ PARSE_SCRIPT = (Path(__file__).resolve().parents[3] / "checks" / "parse_dags.py"
 
 def check_files(ctx: RunContext, *, with_tests: bool) -> bytes:
     """The parse script plus the deploy's dags/ (and tests/) as a tar for the check container."""
+    return files_for_checks(ctx.project, dags_source(ctx), with_tests=with_tests)
+
+
+def files_for_checks(project: Path, dags: Path | None, *, with_tests: bool) -> bytes:
     files: list[tuple[str, bytes]] = [(f"{CHECK_DIR.lstrip('/')}/parse_dags.py", PARSE_SCRIPT)]
     dirs = [CHECK_DIR.lstrip("/"), PROJECT_IN_CHECK.lstrip("/"), f"{PROJECT_IN_CHECK.lstrip('/')}/dags"]
     for sub in ["dags", ".astro"] + (["tests"] if with_tests else []):
-        base = dags_source(ctx) if sub == "dags" else ctx.project / sub
+        base = dags if sub == "dags" else project / sub
         if base is None or not base.is_dir():
             continue
         for path in sorted(base.rglob("*")):

@@ -19,27 +19,31 @@ from .checks import (
 PARSE_MARK = "AIRDOCK_PARSE_RESULT "
 
 
-def parse(ctx: RunContext) -> None:
-    image = check_image(ctx)
+def parse_in_image(image: str, files: bytes, *, on_line) -> dict:
+    """Import every DAG file in a container of `image` (no network); return the parse summary."""
 
-    def on_line(line: str) -> None:
+    def sink(line: str) -> None:
         if not line.startswith(PARSE_MARK):
-            ctx.log(line)
+            on_line(line)
 
     result = engine.container_run(
         image=image, step="DAG parse",
         command=["python", f"{CHECK_DIR}/parse_dags.py", f"{PROJECT_IN_CHECK}/dags", PROJECT_IN_CHECK],
-        files=check_files(ctx, with_tests=False), working_dir=PROJECT_IN_CHECK,
+        files=files, working_dir=PROJECT_IN_CHECK,
         environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
-        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=on_line,
+        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=sink,
     )
     marked = [l for l in result.output.splitlines() if l.startswith(PARSE_MARK)]
     if not marked:
         raise CheckFailed(
             f"The DAG parse did not finish (exit code {result.exit_code}); the image may lack Airflow. See the log."
         )
+    return json.loads(marked[-1][len(PARSE_MARK):])
+
+
+def parse(ctx: RunContext) -> None:
+    summary = parse_in_image(check_image(ctx), check_files(ctx, with_tests=False), on_line=ctx.log)
     deploy = ctx.deploy
-    summary = json.loads(marked[-1][len(PARSE_MARK):])
     deploy.parse_results = summary
     deploy.airflow_version = summary.get("airflow_version", "") or deploy.airflow_version
     ctx.save("parse_results", "airflow_version")
