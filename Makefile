@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run test venv services runtime-image migrate worker lock-runtime clean
+.PHONY: run test venv services runtime-image migrate worker clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,12 +29,6 @@ run: venv services runtime-image migrate
 
 test: venv services runtime-image
 	scripts/test.sh
-
-# Re-pin a runtime line's packages (images/runtime/lines/LINE/requirements.in -> requirements.txt).
-lock-runtime: venv
-	for line in $$(ls images/runtime/lines); do \
-	  $(VENV)/bin/uv pip compile images/runtime/lines/$$line/requirements.in -o images/runtime/lines/$$line/requirements.txt \
-	    --python-version 3.11 --python-platform x86_64-manylinux_2_36 --no-header; done
 
 clean:
 	rm -rf $(VENV) var
