@@ -18,7 +18,7 @@ venv: $(VENV)/.installed
 services: venv
 	scripts/services.sh
 
-runtime-image: services
+runtime-image: services migrate
 	scripts/runtime-image.sh
 
 migrate: venv
