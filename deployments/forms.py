@@ -17,6 +17,10 @@ class DeploymentForm(forms.ModelForm):
             "worker_queues": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         }
         help_texts = {
+            "runtime_image": (
+                "The Astro Runtime the deployment runs (it follows each deploy). To move to another Airflow "
+                "major version, set the new Runtime here first; a deploy that moves without it needs force."
+            ),
             "worker_queues": 'JSON, e.g. [{"name": "default", "workers": 1, "concurrency": 5}]',
         }
 

@@ -2,6 +2,7 @@
 providers, Astro's build behaviour (bash SHELL, PYENV, local versions), and the failure classes
 public projects hit (small reproductions of each)."""
 import io
+import uuid
 import os
 import subprocess
 import sys
@@ -133,7 +134,7 @@ def test_a_freeze_of_a_runtime_image_with_astronomer_local_versions_installs(ali
     ensure_runtime_image(resolve(image_ref("3.1-21")), on_line=lambda line: None)
     freeze = docker.from_env().containers.run("airdock/runtime:3.1-21-base", ["uv", "pip", "freeze"], remove=True).decode()
     sdk = next(line for line in freeze.splitlines() if line.startswith("apache-airflow-task-sdk=="))
-    freeze = freeze.replace(sdk, sdk + "+astro.1") + f"# {tmp_path.name}\n"  # a fresh layer, not one from cache
+    freeze = freeze.replace(sdk, sdk + "+astro.1") + f"# {uuid.uuid4()}\n"  # a fresh layer, not one from cache
     deploy = run(workspace, alice, project(tmp_path, "3.1-21", requirements=freeze))
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
     assert f"Reading {sdk}+astro.1 as the public release" in log_of(deploy)

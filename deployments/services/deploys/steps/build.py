@@ -78,6 +78,9 @@ def _check_runtime_change(ctx: RunContext, final: Resolution | None) -> None:
                      "the setting now follows what the deployment runs.")
         return
     if int(running.split(".")[0]) == new.airflow_major:
+        if deployment.desired_runtime_version and deployment.desired_runtime_version != new.runtime:
+            ctx.log(f"This deploy moves {deployment.name} from Astro Runtime {deployment.desired_runtime_version} "
+                    f"(Airflow {running}) to {new}.")
         return
     move = (f"This deploy moves {deployment.name} from Airflow {running} (Runtime {deployment.desired_runtime_version or '?'}) "
             f"to {new}")
