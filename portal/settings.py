@@ -99,7 +99,22 @@ MEDIA_ROOT = VAR_DIR / "media"
 
 # Storage: uploaded project archives ("default") stay private on the portal's disk; DAG bundles
 # ("bundles") go to the file system by default or to S3 when AIRDOCK_BUNDLE_STORAGE=s3.
-REDIS_URL = env.str("REDIS_URL", default="redis://127.0.0.1:6379/0")
+# Credentials of the local services `make services` starts are read from its secrets folder (root
+# only); in production give REDIS_URL, AIRDOCK_REGISTRY_USERNAME/PASSWORD, ... from the environment.
+SERVICES_SECRETS = Path(env.str("AIRDOCK_SERVICES_DIR", default=str(BASE_DIR / "var" / "services"))) / "secrets"
+
+
+def _secret(name: str) -> str:
+    try:
+        return (SERVICES_SECRETS / name).read_text().strip()
+    except OSError:
+        return ""
+
+
+_redis_password = _secret("redis.password")
+REDIS_URL = env.str(
+    "REDIS_URL", default=f"redis://{':' + _redis_password + '@' if _redis_password else ''}127.0.0.1:6379/0"
+)
 BUNDLE_STORAGE = env.str("AIRDOCK_BUNDLE_STORAGE", default="filesystem")
 S3_OPTIONS = {
     "bucket_name": env.str("AIRDOCK_S3_BUCKET", default="airdock-bundles"),
@@ -147,8 +162,8 @@ CHANNEL_LAYERS = {
 # Docker engine, registry and runtime images.
 AIRDOCK_DOCKER_URL = env.str("AIRDOCK_DOCKER_URL", default="") or None  # None: DOCKER_HOST or the socket
 AIRDOCK_REGISTRY = env.str("AIRDOCK_REGISTRY", default="127.0.0.1:5000")
-AIRDOCK_REGISTRY_USERNAME = env.str("AIRDOCK_REGISTRY_USERNAME", default="")
-AIRDOCK_REGISTRY_PASSWORD = env.str("AIRDOCK_REGISTRY_PASSWORD", default="")
+AIRDOCK_REGISTRY_PASSWORD = env.str("AIRDOCK_REGISTRY_PASSWORD", default="") or _secret("registry.password")
+AIRDOCK_REGISTRY_USERNAME = env.str("AIRDOCK_REGISTRY_USERNAME", default="airdock" if AIRDOCK_REGISTRY_PASSWORD else "")
 AIRDOCK_REGISTRY_INSECURE = env.bool("AIRDOCK_REGISTRY_INSECURE", default=True)
 
 # Astro Runtime images: each Runtime version a Dockerfile names resolves to a local image of that
@@ -177,10 +192,14 @@ AIRDOCK_UPLOAD_MAX_BYTES = env.int(
     "AIRDOCK_UPLOAD_MAX_BYTES", default=max(AIRDOCK_ARCHIVE_MAX_BYTES, AIRDOCK_ARCHIVE_MAX_UNPACKED_BYTES) + 1024 * 1024
 )
 AIRDOCK_BUILD_TIMEOUT = env.int("AIRDOCK_BUILD_TIMEOUT", default=1800)
-# Builds need a network for packages.txt / requirements.txt. "host" is what works on an engine
-# without a bridge; it also lets a Dockerfile's RUN reach loopback services, so give Redis, the
-# registry and S3 credentials in production, or run the engine with a bridge and set "bridge".
-AIRDOCK_BUILD_NETWORK = env.str("AIRDOCK_BUILD_NETWORK", default="host")
+# Builds need a network for packages.txt / requirements.txt: a bridge (or another user-defined
+# network) that reaches the package indexes through NAT and none of Airdock's own services. The
+# host network would hand a tenant's RUN step every loopback service, so it is refused.
+AIRDOCK_BUILD_NETWORK = env.str("AIRDOCK_BUILD_NETWORK", default="bridge")
+if AIRDOCK_BUILD_NETWORK == "host":
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("AIRDOCK_BUILD_NETWORK=host would let tenant builds reach Airdock's own services; use a bridge network.")
 AIRDOCK_BUILD_MEMORY = env.int("AIRDOCK_BUILD_MEMORY", default=4 * 1024**3)
 # Time limit of the requirements.txt install inside a build (a build argument of the runtime images).
 AIRDOCK_REQUIREMENTS_TIMEOUT = env.int("AIRDOCK_REQUIREMENTS_TIMEOUT", default=900)

@@ -36,7 +36,7 @@ cp -r "$ROOT/images/runtime/." "$context/"
 if [ -n "$CA" ] && [ -f "$CA" ]; then cp "$CA" "$context/extra-ca.crt"; else : >"$context/extra-ca.crt"; fi
 log "building $BASE_IMAGE"
 start=$(date +%s)
-docker build --network host -t "$BASE_IMAGE" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$context" \
+docker build -t "$BASE_IMAGE" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$context" \
   >/tmp/airdock-runtime-base.log 2>&1 || { tail -n 30 /tmp/airdock-runtime-base.log >&2; exit 1; }
 log "built $BASE_IMAGE in $(( $(date +%s) - start ))s"
 

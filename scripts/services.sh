@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Start, idempotently and on loopback only, the services Airdock uses: Redis, a Docker engine,
 # a registry (Debian's docker-registry) and an S3-compatible server (moto). A service that already
-# answers is left alone. Missing system packages are installed when run as root; otherwise the
-# exact command to run is printed.
+# answers is left alone, but it is given what containment needs: Redis and the registry get
+# credentials only Airdock's processes read (var/services/secrets/), and the Docker engine gets a
+# bridge network (with iptables NAT), so no build or container ever needs the host network.
+# Missing system packages are installed when run as root; otherwise the exact command to run is printed.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -11,14 +13,18 @@ VENV=${VENV:-$ROOT/.venv}
 REDIS_PORT=${AIRDOCK_REDIS_PORT:-6379}
 REGISTRY_PORT=${AIRDOCK_REGISTRY_PORT:-5000}
 S3_PORT=${AIRDOCK_S3_PORT:-9100}
+BRIDGE=${AIRDOCK_DOCKER_BRIDGE:-airdock0}
+BRIDGE_CIDR=${AIRDOCK_DOCKER_BRIDGE_CIDR:-172.31.250.1/24}
+SECRETS=$STATE/secrets
 mkdir -p "$STATE"/{redis,registry,logs}
+mkdir -p -m 0700 "$SECRETS"
 
 log() { printf 'services: %s\n' "$*"; }
 die() { printf 'services: %s\n' "$*" >&2; exit 1; }
 
 # command:package pairs this script needs from Debian.
 need=(redis-server:redis-server redis-cli:redis-tools dockerd:docker.io docker-registry:docker-registry
-      debootstrap:debootstrap curl:curl)
+      debootstrap:debootstrap curl:curl htpasswd:apache2-utils ip:iproute2)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
@@ -41,29 +47,69 @@ wait_for() {  # wait_for NAME SECONDS COMMAND...
   die "$name did not answer within ${secs}s (logs in $STATE/logs)"
 }
 
-# Redis
-if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+secret() {  # secret NAME: a random password, made once, readable by root only
+  local file="$SECRETS/$1"
+  [ -s "$file" ] || (umask 077; head -c 32 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 32 >"$file")
+  cat "$file"
+}
+
+# Redis: a password (set on a running server too; CONFIG SET needs no restart)
+REDIS_PASSWORD=$(secret redis.password)
+rcli() { REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+if rcli ping 2>/dev/null | grep -q PONG; then
   log "redis already answers on 127.0.0.1:$REDIS_PORT"
+  if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; then
+    rcli config set requirepass "$REDIS_PASSWORD" >/dev/null 2>&1
+    log "redis: password set (it answered without one)"
+  fi
+elif redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>&1 | grep -qE "NOAUTH|WRONGPASS"; then
+  die "a Redis on 127.0.0.1:$REDIS_PORT has a password Airdock does not know: put it in $SECRETS/redis.password, or set AIRDOCK_REDIS_PORT"
 else
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$STATE/redis" \
-    --save '' --appendonly no --logfile "$STATE/logs/redis.log"
-  wait_for redis 15 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping
+    --save '' --appendonly no --logfile "$STATE/logs/redis.log" --requirepass "$REDIS_PASSWORD"
+  wait_for redis 15 rcli ping
   log "redis started on 127.0.0.1:$REDIS_PORT"
 fi
 
-# Docker engine (unix socket only; no iptables or bridge, which this kind of machine lacks)
-if docker info >/dev/null 2>&1; then
-  log "docker engine already answers"
-else
-  [ "$(id -u)" = 0 ] || die "no Docker engine answers; run: sudo dockerd --iptables=false --bridge=none --storage-driver=overlay2 &"
-  setsid nohup dockerd --iptables=false --bridge=none --storage-driver=overlay2 \
+# Docker engine, with a bridge network and iptables NAT: containers reach the package indexes but
+# not the host's loopback services. An engine Airdock started without a bridge is restarted.
+start_engine() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 || ip link add "$BRIDGE" type bridge
+  ip -4 addr show dev "$BRIDGE" | grep -q "inet " || ip addr add "$BRIDGE_CIDR" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  setsid nohup dockerd --bridge="$BRIDGE" --iptables=true --storage-driver=overlay2 \
     >"$STATE/logs/dockerd.log" 2>&1 < /dev/null &
+  echo $! >"$STATE/dockerd.pid"
   wait_for "docker engine" 60 docker info
-  log "docker engine started"
+}
+if docker info >/dev/null 2>&1; then
+  if docker network inspect bridge >/dev/null 2>&1; then
+    log "docker engine already answers (with a bridge network)"
+  else
+    ours=$(pgrep -f "^dockerd --iptables=false --bridge=none" || true)
+    [ -f "$STATE/dockerd.pid" ] && ours=${ours:-$(cat "$STATE/dockerd.pid")}
+    [ -n "$ours" ] && [ "$(id -u)" = 0 ] || die "the Docker engine has no bridge network, and builds never use the host network: restart dockerd with --bridge=<bridge> --iptables=true (README, 'Containment')"
+    log "restarting the docker engine Airdock started, with a bridge network ($BRIDGE)"
+    kill $ours
+    for _ in $(seq 1 120); do kill -0 $ours 2>/dev/null || break; sleep 0.5; done
+    start_engine
+    log "docker engine restarted with a bridge network"
+  fi
+else
+  [ "$(id -u)" = 0 ] || die "no Docker engine answers; run as root: ip link add $BRIDGE type bridge && ip addr add $BRIDGE_CIDR dev $BRIDGE && ip link set $BRIDGE up && dockerd --bridge=$BRIDGE --iptables=true &"
+  start_engine
+  log "docker engine started (bridge $BRIDGE)"
 fi
 
-# Registry
-cat >"$STATE/registry.yml" <<YML
+# Registry: htpasswd authentication; deletes off (garbage collection runs offline)
+REGISTRY_PASSWORD=$(secret registry.password)
+htpasswd -Bbn airdock "$REGISTRY_PASSWORD" >"$SECRETS/registry.htpasswd.new" 2>/dev/null
+if ! [ -s "$SECRETS/registry.htpasswd" ] || ! htpasswd -vb "$SECRETS/registry.htpasswd" airdock "$REGISTRY_PASSWORD" >/dev/null 2>&1; then
+  mv "$SECRETS/registry.htpasswd.new" "$SECRETS/registry.htpasswd"
+else
+  rm -f "$SECRETS/registry.htpasswd.new"
+fi
+cat >"$STATE/registry.yml.new" <<YML
 version: 0.1
 log:
   level: warn
@@ -71,16 +117,29 @@ storage:
   filesystem:
     rootdirectory: $STATE/registry
   delete:
-    enabled: true
+    enabled: false
+auth:
+  htpasswd:
+    realm: airdock
+    path: $SECRETS/registry.htpasswd
 http:
   addr: 127.0.0.1:$REGISTRY_PORT
 YML
-if curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/" >/dev/null 2>&1; then
+changed=1
+cmp -s "$STATE/registry.yml.new" "$STATE/registry.yml" && changed=0
+mv "$STATE/registry.yml.new" "$STATE/registry.yml"
+registry_up() { curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$REGISTRY_PORT/v2/" 2>/dev/null | grep -qE '^(200|401)$'; }
+if registry_up && [ "$changed" = 0 ]; then
   log "registry already answers on 127.0.0.1:$REGISTRY_PORT"
 else
+  old=$(pgrep -f "docker-registry serve $STATE/registry.yml" || true)
+  if [ -n "$old" ]; then
+    kill $old; for _ in $(seq 1 40); do kill -0 $old 2>/dev/null || break; sleep 0.25; done
+  fi
+  registry_up && die "a registry Airdock did not start answers on 127.0.0.1:$REGISTRY_PORT; stop it or set AIRDOCK_REGISTRY_PORT"
   setsid nohup docker-registry serve "$STATE/registry.yml" >"$STATE/logs/registry.log" 2>&1 < /dev/null &
-  wait_for registry 30 curl -fsS "http://127.0.0.1:$REGISTRY_PORT/v2/"
-  log "registry started on 127.0.0.1:$REGISTRY_PORT"
+  wait_for registry 30 registry_up
+  log "registry started on 127.0.0.1:$REGISTRY_PORT (htpasswd authentication, deletes off)"
 fi
 
 # S3-compatible server (moto, from the project's virtualenv)

@@ -112,12 +112,19 @@ def image_labels(name: str) -> dict[str, str]:
         return {}
 
 
+def registry_auth(name: str = "") -> dict | None:
+    """Airdock's credentials for its own registry (never for another registry's images)."""
+    if settings.AIRDOCK_REGISTRY_USERNAME and (not name or name.startswith(settings.AIRDOCK_REGISTRY + "/")):
+        return {"username": settings.AIRDOCK_REGISTRY_USERNAME, "password": settings.AIRDOCK_REGISTRY_PASSWORD}
+    return None
+
+
 def image_pull(name: str, *, on_line: LineSink) -> None:
     """Pull an image not present locally; raise DockerError if the registry refuses."""
     repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
     on_line(f"Pulling {name}")
     try:
-        client(timeout=600).images.pull(repository, tag=tag)
+        client(timeout=600).images.pull(repository, tag=tag, auth_config=registry_auth(name))
     except (docker.errors.APIError, requests.exceptions.RequestException) as exc:
         raise DockerError(f"Cannot pull {name}: {getattr(exc, 'explanation', None) or exc}") from exc
 

@@ -6,9 +6,8 @@ from typing import Callable
 
 import docker.errors
 import requests.exceptions
-from django.conf import settings
 
-from .engine import DockerError, LineSink, client
+from .engine import DockerError, LineSink, client, registry_auth
 
 
 class PushError(DockerError):
@@ -16,9 +15,7 @@ class PushError(DockerError):
 
 
 def _auth() -> dict | None:
-    if settings.AIRDOCK_REGISTRY_USERNAME:
-        return {"username": settings.AIRDOCK_REGISTRY_USERNAME, "password": settings.AIRDOCK_REGISTRY_PASSWORD}
-    return None
+    return registry_auth()
 
 
 def image_push(

@@ -21,6 +21,7 @@ from tests.projects import (
     make_project,
     pack,
 )
+from tests.services import registry_auth_header
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
 MANIFEST_TYPES = ", ".join([
@@ -39,7 +40,9 @@ def run(deployment, user, project=None, **options) -> Deploy:
 
 def registry_manifest(repository: str, reference: str) -> tuple[int, str]:
     registry, _, path = repository.partition("/")
-    request = urllib.request.Request(f"http://{registry}/v2/{path}/manifests/{reference}", headers={"Accept": MANIFEST_TYPES})
+    request = urllib.request.Request(f"http://{registry}/v2/{path}/manifests/{reference}", headers={
+        "Accept": MANIFEST_TYPES, **registry_auth_header(),
+    })
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.headers["Docker-Content-Digest"]
 

@@ -2,10 +2,10 @@
 providers, Astro's build behaviour (bash SHELL, PYENV, local versions), and the failure classes
 public projects hit (small reproductions of each)."""
 import io
-import uuid
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import docker

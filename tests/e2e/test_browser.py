@@ -2,6 +2,7 @@
 Redis, Docker and the registry: a deploy goes through its steps live, without a reload.
 Screenshots land in test-artifacts/ for a reviewer."""
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -10,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from playwright.sync_api import expect, sync_playwright
 
 from tests.projects import BROKEN_DAG, make_project, pack
@@ -39,7 +41,7 @@ def free_port() -> int:
 def portal(tmp_path_factory):
     """A whole portal in subprocesses: its own SQLite file, daphne and an RQ worker."""
     var = tmp_path_factory.mktemp("portal-var")
-    env = {**os.environ, "AIRDOCK_VAR_DIR": str(var), "REDIS_URL": "redis://127.0.0.1:6379/14", "DJANGO_DEBUG": "true"}
+    env = {**os.environ, "AIRDOCK_VAR_DIR": str(var), "REDIS_URL": re.sub(r"/\d+$", "/14", django_settings.REDIS_URL), "DJANGO_DEBUG": "true"}
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
     deployment_id = int(subprocess.run([*manage, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT,

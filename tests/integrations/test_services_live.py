@@ -8,6 +8,8 @@ import pytest
 import redis
 from django.conf import settings
 
+from tests.services import registry_auth_header
+
 pytestmark = pytest.mark.services
 
 
@@ -21,7 +23,8 @@ def test_it_reaches_the_docker_engine():
 
 
 def test_it_reaches_the_registry():
-    with urllib.request.urlopen(f"http://{settings.AIRDOCK_REGISTRY}/v2/", timeout=5) as response:
+    request = urllib.request.Request(f"http://{settings.AIRDOCK_REGISTRY}/v2/", headers=registry_auth_header())
+    with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200
         assert response.headers["Docker-Distribution-Api-Version"] == "registry/2.0"
 
