@@ -210,12 +210,16 @@ def tar_of(files: Iterable[tuple[str, bytes]], *, uid: int = 50000, dirs: Iterab
     return buffer.getvalue()
 
 
+TENANT_USER = "50000:0"  # the runtime's astro user, whatever the image's last USER says
+
+
 def container_run(
     *,
     image: str,
     command: list[str],
     step: str,
     files: bytes = b"",
+    files_at: str,
     working_dir: str | None = None,
     environment: dict[str, str] | None = None,
     timeout: int,
@@ -223,16 +227,23 @@ def container_run(
     on_line: LineSink,
     fetch: Iterable[str] = (),
 ) -> RunResult:
-    """Run a command in a fresh container without network; copy `files` (a tar) to / first.
+    """Run a tenant's code, confined: no network, the astro user, no capabilities, no new
+    privileges, pids/CPU/memory limits, a read-only root with /tmp in memory, no engine socket.
 
-    Return its exit code and output, plus the files named in `fetch` (missing ones are left out).
-    Raise StepTimeout (naming `step`) when it runs longer than `timeout` seconds.
+    `files` (a tar) is unpacked at `files_at`, a volume of the container's own, where the command
+    may write too (what it leaves under `fetch` is read back, each file bounded in size). Return
+    the exit code and output. Raise StepTimeout (naming `step`) when it runs past `timeout` seconds.
     """
     engine = client(timeout=timeout + 30)
     try:
         container = engine.containers.create(
-            image, command=command, working_dir=working_dir, environment=environment or {},
-            network_mode="none", mem_limit=memory, memswap_limit=memory, detach=True,
+            image, command=command, working_dir=working_dir,
+            environment={"HOME": "/tmp", "PYTHONDONTWRITEBYTECODE": "1", **(environment or {})},
+            user=TENANT_USER, network_mode="none", mem_limit=memory, memswap_limit=memory, detach=True,
+            cap_drop=["ALL"], security_opt=["no-new-privileges"], read_only=True,
+            pids_limit=settings.AIRDOCK_CHECK_PIDS, nano_cpus=int(settings.AIRDOCK_CHECK_CPUS * 1e9),
+            tmpfs={"/tmp": f"rw,nosuid,nodev,size={settings.AIRDOCK_CHECK_TMPFS_MB}m,mode=1777"},
+            mounts=[docker.types.Mount(files_at, None, type="volume")],
             labels={"io.airdock.step": step},
         )
     except docker.errors.ImageNotFound as exc:
@@ -246,7 +257,7 @@ def container_run(
         on_line(line)
 
     try:
-        if files and not container.put_archive("/", files):
+        if files and not container.put_archive(files_at, files):
             raise CheckError(f"Cannot copy the project into the {step} container.")
         container.start()
         # The output is read here, in the caller's thread (its callback may write to the database);
@@ -271,11 +282,11 @@ def container_run(
             finished.set()
         if timed_out.is_set():
             raise StepTimeout(f"The {step} took longer than {timeout} s and was stopped (AIRDOCK_CHECK_TIMEOUT).")
-        fetched = _fetch(container, fetch)
+        fetched = _fetch(container, fetch, limit=settings.AIRDOCK_CHECK_FETCH_MAX_BYTES)
         return RunResult(exit_code=int(status.get("StatusCode", 1)), output="\n".join(output), files=fetched)
     finally:
         try:
-            container.remove(force=True)
+            container.remove(force=True, v=True)  # and its volume
         except docker.errors.APIError:
             pass
 

@@ -8,8 +8,9 @@ from ....integrations import engine
 from ... import archives, bundles
 from ..context import RunContext
 
-CHECK_DIR = "/tmp/airdock-check"
+CHECK_DIR = "/tmp/airdock-check"  # a volume of the check container's own; the rest of its root is read-only
 PROJECT_IN_CHECK = f"{CHECK_DIR}/project"
+OUT_DIR = f"{CHECK_DIR}/out"  # where a check may write what is read back (pytest's JUnit report)
 # Runs inside the deploy's image, never imported here.
 PARSE_SCRIPT = (Path(__file__).resolve().parents[3] / "checks" / "parse_dags.py").read_bytes()
 
@@ -20,14 +21,15 @@ def check_files(ctx: RunContext, *, with_tests: bool) -> bytes:
 
 
 def files_for_checks(project: Path, dags: Path | None, *, with_tests: bool) -> bytes:
-    files: list[tuple[str, bytes]] = [(f"{CHECK_DIR.lstrip('/')}/parse_dags.py", PARSE_SCRIPT)]
-    dirs = [CHECK_DIR.lstrip("/"), PROJECT_IN_CHECK.lstrip("/"), f"{PROJECT_IN_CHECK.lstrip('/')}/dags"]
+    """A tar to unpack at CHECK_DIR: the parse script, the project's dags/ (.astro/, tests/), out/."""
+    files: list[tuple[str, bytes]] = [("parse_dags.py", PARSE_SCRIPT)]
+    dirs = ["project", "project/dags", "out"]
     for sub in ["dags", ".astro"] + (["tests"] if with_tests else []):
         base = dags if sub == "dags" else project / sub
         if base is None or not base.is_dir():
             continue
         for path in sorted(base.rglob("*")):
-            rel = f"{PROJECT_IN_CHECK.lstrip('/')}/{sub}/{path.relative_to(base).as_posix()}"
+            rel = f"project/{sub}/{path.relative_to(base).as_posix()}"
             if path.is_dir():
                 dirs.append(rel)
             elif path.is_file():
@@ -54,7 +56,11 @@ def dags_source(ctx: RunContext) -> Path | None:
 
 
 def check_environment() -> dict[str, str]:
-    return {"AIRFLOW__CORE__DAGS_FOLDER": f"{PROJECT_IN_CHECK}/dags", "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
+    return {
+        "AIRFLOW__CORE__DAGS_FOLDER": f"{PROJECT_IN_CHECK}/dags", "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        # The image's AIRFLOW_HOME is read-only here: Airflow's config and database live in memory.
+        "AIRFLOW_HOME": "/tmp/airflow", "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite:////tmp/airflow/airflow.db",
+    }
 
 
 def check_image(ctx: RunContext) -> str:

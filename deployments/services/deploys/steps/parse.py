@@ -29,7 +29,7 @@ def parse_in_image(image: str, files: bytes, *, on_line) -> dict:
     result = engine.container_run(
         image=image, step="DAG parse",
         command=["python", f"{CHECK_DIR}/parse_dags.py", f"{PROJECT_IN_CHECK}/dags", PROJECT_IN_CHECK],
-        files=files, working_dir=PROJECT_IN_CHECK,
+        files=files, files_at=CHECK_DIR, working_dir=PROJECT_IN_CHECK,
         environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
         memory=settings.AIRDOCK_CHECK_MEMORY, on_line=sink,
     )

@@ -1,14 +1,14 @@
 """TESTING: run the project's own pytest suite in the deploy's image (`astro deploy --pytest`)."""
 from __future__ import annotations
 
-from xml.etree import ElementTree
-
+from defusedxml import DefusedXmlException, ElementTree
 from django.conf import settings
 
 from ....integrations import engine
 from ..context import CheckFailed, RunContext
 from .checks import (
     CHECK_DIR,
+    OUT_DIR,
     PROJECT_IN_CHECK,
     check_environment,
     check_files,
@@ -21,12 +21,12 @@ def pytest(ctx: RunContext) -> None:
     if not (ctx.project / target).exists() and not (ctx.project / "tests").exists():
         ctx.warn(f"pytest was asked for, but the project has no {target}/ to run.")
         return
-    junit = f"{CHECK_DIR}/junit.xml"
+    junit = f"{OUT_DIR}/junit.xml"
     result = engine.container_run(
         image=check_image(ctx), step="pytest",
         command=["python", "-m", "pytest", target, "-p", "no:cacheprovider", f"--junitxml={junit}",
                  "-q", "-rfE", "--color=no"],
-        files=check_files(ctx, with_tests=True), working_dir=PROJECT_IN_CHECK,
+        files=check_files(ctx, with_tests=True), files_at=CHECK_DIR, working_dir=PROJECT_IN_CHECK,
         environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
         memory=settings.AIRDOCK_CHECK_MEMORY, on_line=ctx.log, fetch=[junit],
     )
@@ -46,7 +46,11 @@ def junit_summary(xml: bytes) -> dict:
     summary = {"total": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0, "failures": []}
     if not xml:
         return summary
-    root = ElementTree.fromstring(xml)
+    try:
+        root = ElementTree.fromstring(xml)  # defusedxml: no entities, no external references
+    except (ElementTree.ParseError, DefusedXmlException):
+        summary["unreadable"] = True
+        return summary
     for case in root.iter("testcase"):
         summary["total"] += 1
         name = f"{case.get('classname', '')}::{case.get('name', '')}".strip(":")
