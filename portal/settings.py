@@ -180,6 +180,9 @@ AIRDOCK_RUNTIME_BUILD_TIMEOUT = env.int("AIRDOCK_RUNTIME_BUILD_TIMEOUT", default
 # Where the packages of Runtime images are cached between builds (wheels, resolved locks).
 AIRDOCK_RUNTIME_CACHE_DIR = Path(env.str("AIRDOCK_RUNTIME_CACHE_DIR", default=str(VAR_DIR / "runtime-cache")))
 AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/amd64"])
+# Prebuilt images a deploy may name besides the deployment's own repository (shell-style patterns,
+# e.g. "registry.example.com/data-platform/*"); none by default.
+AIRDOCK_PREBUILT_IMAGES_ALLOWED = env.list("AIRDOCK_PREBUILT_IMAGES_ALLOWED", default=[])
 
 # Deploy limits.
 AIRDOCK_ARCHIVE_MAX_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_BYTES", default=200 * 1024 * 1024)

@@ -98,6 +98,17 @@ def image_exists(name: str) -> bool:
         raise DockerError(f"Cannot look up the image {name!r}: {exc.explanation or exc}") from exc
 
 
+def image_names(name: str) -> list[str] | None:
+    """Every name (tags and digests) of the image `name` resolves to; None when there is none."""
+    try:
+        image = client().images.get(name)
+    except docker.errors.ImageNotFound:
+        return None
+    except docker.errors.APIError as exc:
+        raise DockerError(f"Cannot look up the image {name!r}: {exc.explanation or exc}") from exc
+    return [*image.tags, *(image.attrs.get("RepoDigests") or [])]
+
+
 def image_id(name: str) -> str:
     try:
         return client().images.get(name).id

@@ -39,6 +39,8 @@ def image_push(
             if event.get("aux", {}).get("Digest"):
                 digest = event["aux"]["Digest"]
             layer, status = event.get("id"), event.get("status", "")
+            if status.startswith("Mounted from"):  # names another repository, maybe another tenant's
+                status = "Layer already exists"
             if layer and status and on_progress is not None:
                 detail = event.get("progressDetail") or {}
                 on_progress(layer, status, detail.get("current"), detail.get("total"))

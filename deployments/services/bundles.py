@@ -79,6 +79,15 @@ def bundle_fetch(*, deployment: Deployment, version: str) -> tuple[bytes, dict]:
         data = storage.get(bundle_key(deployment, version))
     except StorageError as exc:
         raise BundleError(f"Cannot read DAG bundle {version[:12]} of {deployment}: {exc.__cause__ or exc.message}") from exc
-    if hashlib.sha256(data).hexdigest() != manifest["archive_sha256"]:
-        raise BundleError(f"DAG bundle {version[:12]} does not match its checksum; it was changed in storage.")
+    # The version is the sha256 of the canonical tar, as the database holds it: a bundle (and a
+    # manifest beside it) swapped in storage cannot pass for it.
+    try:
+        tar_bytes = gzip.decompress(data)
+    except (OSError, EOFError) as exc:
+        raise BundleError(f"DAG bundle {version[:12]} of {deployment} is not a readable .tar.gz; it was changed in storage.") from exc
+    if hashlib.sha256(tar_bytes).hexdigest() != version or hashlib.sha256(data).hexdigest() != manifest.get("archive_sha256"):
+        raise BundleError(
+            f"DAG bundle {version[:12]} of {deployment} does not match its version; it was changed in storage. "
+            "Refusing to use it: deploy the DAGs again."
+        )
     return data, manifest

@@ -48,7 +48,7 @@ def test_it_stores_a_bundle_immutably_with_a_manifest_and_checks_it_on_read(db, 
     path = storage.path(key)
     with open(path, "wb") as fh:
         fh.write(b"tampered")
-    with pytest.raises(bundles.BundleError, match="does not match its checksum"):
+    with pytest.raises(bundles.BundleError, match="changed in storage"):
         bundles.bundle_fetch(deployment=deployment, version=bundle.version)
 
 
@@ -81,3 +81,22 @@ def test_it_reports_a_missing_bucket_clearly(db, tmp_path, settings):
     bundle = bundles.bundle_pack(write(tmp_path / "d", {"x.py": "1"}))
     with pytest.raises(bundles.StorageError, match="Cannot store the DAG bundle"):
         bundles.bundle_store(deployment=factories.DeploymentFactory(), bundle=bundle, dag_ids=[])
+
+
+def test_a_bundle_swapped_with_its_manifest_is_refused(db, tmp_path):
+    """Whoever can write the bucket can replace a bundle and its manifest together: the version the
+    database holds (the canonical tar's sha256) still tells."""
+    deployment = factories.DeploymentFactory()
+    good = bundles.bundle_pack(write(tmp_path / "good", {"x.py": "print(1)"}))
+    evil = bundles.bundle_pack(write(tmp_path / "evil", {"x.py": "import os; os.system('steal')"}))
+    bundles.bundle_store(deployment=deployment, bundle=good, dag_ids=["x"])
+    storage = storages["bundles"]
+    with open(storage.path(bundles.bundle_key(deployment, good.version)), "wb") as fh:
+        fh.write(evil.data)
+    manifest = storage.path(bundles.bundle_key(deployment, good.version, ".manifest.json"))
+    data = json.loads(open(manifest).read())
+    data["archive_sha256"] = evil.sha256
+    with open(manifest, "w") as fh:
+        fh.write(json.dumps(data))
+    with pytest.raises(bundles.BundleError, match=f"{good.version[:12]} of {deployment} does not match its version"):
+        bundles.bundle_fetch(deployment=deployment, version=good.version)

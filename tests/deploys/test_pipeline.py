@@ -3,6 +3,7 @@ import glob
 import io
 import json
 import urllib.request
+import uuid
 
 import django_rq
 import docker
@@ -24,6 +25,7 @@ from tests.projects import (
 from tests.services import registry_auth_header
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db]
+RUNTIME_LOCAL = {"3.1": "airdock/runtime:3.1-21"}  # a local image no deployment owns
 MANIFEST_TYPES = ", ".join([
     "application/vnd.docker.distribution.manifest.v2+json",
     "application/vnd.oci.image.manifest.v1+json",
@@ -143,10 +145,12 @@ def test_it_runs_only_the_image_part_of_an_image_only_deploy(alice, deployment, 
     assert deployment.desired_dag_bundle_version == full.dag_bundle_version
 
 
-def test_it_deploys_a_prebuilt_image_without_building(alice, workspace, deployment, project):
-    built = run(deployment, alice, project)
+def test_it_deploys_a_prebuilt_image_without_building(alice, workspace, deployment, project, settings):
+    """An image the operator allows (AIRDOCK_PREBUILT_IMAGES_ALLOWED) that no deployment owns."""
+    run(deployment, alice, project)
+    settings.AIRDOCK_PREBUILT_IMAGES_ALLOWED = ["acme/custom-airflow:*"]
     other = factories.DeploymentFactory(workspace=workspace, name="other")
-    docker.from_env().api.tag(f"{built.image_repository}:{built.image_tag}", "acme/custom-airflow", tag="1.0")
+    docker.from_env().api.tag(RUNTIME_LOCAL["3.1"], "acme/custom-airflow", tag="1.0")
     deploy = run(other, alice, None, kind="IMAGE", image_name="acme/custom-airflow:1.0")
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
     assert steps(deploy)[Deploy.State.BUILDING] == DeployStep.State.SKIPPED
@@ -165,6 +169,22 @@ def test_it_refuses_another_tenants_build_named_by_its_image_id(alice, charlie, 
         with pytest.raises(Invalid, match="image ids are not accepted|belongs to another deployment"):
             deploys.deploy_create(deployment=stranger, user=charlie, kind="IMAGE", image_name=name)
     assert not stranger.deploys.exists()
+
+
+def test_a_prebuilt_image_is_judged_by_what_it_resolves_to(alice, workspace, deployment, project, settings):
+    (project / "include" / "nonce.txt").write_text(str(uuid.uuid4()))  # an image no other test built
+    built = run(deployment, alice, project)
+    mine = run(deployment, alice, None, kind="IMAGE", image_name=f"{built.image_repository}:{built.image_tag}")
+    assert mine.state == Deploy.State.SUCCEEDED, mine.error  # its own repository: always allowed
+    settings.AIRDOCK_PREBUILT_IMAGES_ALLOWED = ["docker.io/acme/*", "acme/*"]
+    other = factories.DeploymentFactory(workspace=workspace, name="other")
+    docker.from_env().api.tag(f"{built.image_repository}:{built.image_tag}", "acme/renamed", tag="1.0")
+    for name in ["acme/renamed:1.0", "docker.io/acme/renamed:1.0"]:  # allowed names, another deployment's image
+        with pytest.raises(Invalid, match="belongs to another deployment"):
+            deploys.deploy_create(deployment=other, user=alice, kind="IMAGE", image_name=name)
+    with pytest.raises(Invalid, match="neither in this deployment's repository"):
+        deploys.deploy_create(deployment=other, user=alice, kind="IMAGE", image_name="airdock/debian:bookworm")
+    assert not other.deploys.exists()
 
 
 def test_it_refuses_a_prebuilt_image_the_engine_does_not_have(alice, deployment):

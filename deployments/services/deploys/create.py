@@ -5,6 +5,7 @@ Raise `Invalid` with a message for the user when a request cannot be deployed, a
 """
 from __future__ import annotations
 
+import fnmatch
 import logging
 import secrets
 import shutil
@@ -75,29 +76,45 @@ def _check_kind(*, deployment: Deployment, kind: str, image_name: str, has_archi
 
 
 def _check_prebuilt_image(*, deployment: Deployment, image_name: str) -> None:
-    """A prebuilt image must exist and must not be another deployment's build or push.
+    """A prebuilt image must exist, be this deployment's own (in its repository) or one the
+    operator allows (AIRDOCK_PREBUILT_IMAGES_ALLOWED), and belong to no other deployment.
 
-    Only names are accepted: the engine also resolves image ids and id prefixes, which would reach
-    any image on it, other tenants' builds included.
+    Decided on the image the name resolves to, with all its names, not on the spelling asked for;
+    ids and id prefixes (which the engine resolves to any image on it) are not accepted at all.
     """
     last = image_name.rsplit("/", 1)[-1]
     if image_name.lower().startswith("sha256:") or (":" not in last and "@" not in last):
         raise Invalid(
             f"Name the prebuilt image as repository:tag or repository@sha256:digest (got {image_name!r}); image ids are not accepted."
         )
-    name = image_name.lower()
     own = f"{settings.AIRDOCK_REGISTRY}/{deployment.workspace.organization.slug}/deployment-{deployment.pk}".lower()
-    foreign = name.startswith("airdock-build/") or (
-        name.startswith(f"{settings.AIRDOCK_REGISTRY.lower()}/") and not name.startswith((own + ":", own + "@"))
-    )
-    if foreign:
+    own_build = f"airdock-build/deployment-{deployment.pk}"
+    registry = settings.AIRDOCK_REGISTRY.lower() + "/"
+
+    def foreign(name: str) -> bool:
+        repository = name.lower().split("@")[0]
+        repository = repository.rsplit(":", 1)[0] if ":" in repository.rsplit("/", 1)[-1] else repository
+        return (repository.startswith(registry) and repository != own) or (
+            repository.startswith("airdock-build/") and repository != own_build
+        )
+
+    if foreign(image_name):  # by its spelling, before the engine is even asked
         raise Invalid(f"The image {image_name!r} belongs to another deployment; deploy your own image.")
     try:
-        exists = engine.image_exists(image_name)
+        names = engine.image_names(image_name)
     except engine.DockerError as exc:
         raise Invalid(f"Cannot look up the image {image_name!r}: {exc.message}") from exc
-    if not exists:
+    if names is None:
         raise Invalid(f"The image {image_name!r} is not in the Docker engine; build or pull it there first.")
+    if any(n.lower().startswith((own + ":", own + "@")) for n in names):
+        return  # this deployment's own image (an identical build of another deployment's changes nothing)
+    if any(foreign(n) for n in names):  # by what it resolves to: another deployment's image, renamed
+        raise Invalid(f"The image {image_name!r} belongs to another deployment; deploy your own image.")
+    if not any(fnmatch.fnmatchcase(image_name, pattern) for pattern in settings.AIRDOCK_PREBUILT_IMAGES_ALLOWED):
+        raise Invalid(
+            f"The image {image_name!r} is neither in this deployment's repository ({own}) nor among the images "
+            "the operator allows (AIRDOCK_PREBUILT_IMAGES_ALLOWED)."
+        )
 
 
 def _spool(upload: IO[bytes]) -> Path:

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from .... import events
-from ....integrations import registry
+from ....integrations import engine, registry
 from ..context import RunContext
 
 
@@ -34,3 +34,5 @@ def push(ctx: RunContext) -> None:
     deploy.image_repository, deploy.image_tag, deploy.image_digest = repository, tag, digest
     ctx.save("image_repository", "image_tag", "image_digest")
     ctx.log(f"Pushed {repository}:{tag} ({digest})")
+    if ctx.image.startswith("airdock-build/"):  # the local build tag is not left for others to name
+        engine.image_remove(ctx.image)
