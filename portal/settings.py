@@ -183,6 +183,8 @@ AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/am
 # Prebuilt images a deploy may name besides the deployment's own repository (shell-style patterns,
 # e.g. "registry.example.com/data-platform/*"); none by default.
 AIRDOCK_PREBUILT_IMAGES_ALLOWED = env.list("AIRDOCK_PREBUILT_IMAGES_ALLOWED", default=[])
+# Images a Dockerfile's FROM / COPY --from may name besides Astro Runtime images and its own stages.
+AIRDOCK_BASE_IMAGES_ALLOWED = env.list("AIRDOCK_BASE_IMAGES_ALLOWED", default=[])
 
 # Deploy limits.
 AIRDOCK_ARCHIVE_MAX_BYTES = env.int("AIRDOCK_ARCHIVE_MAX_BYTES", default=200 * 1024 * 1024)

@@ -214,7 +214,8 @@ def test_it_fails_a_build_error_with_the_engines_message(alice, deployment, proj
     assert deployment.desired_image_digest == ""
 
 
-def test_it_names_the_image_when_an_unknown_base_image_cannot_be_pulled(alice, deployment, project):
+def test_it_names_the_image_when_an_unknown_base_image_cannot_be_pulled(alice, deployment, project, settings):
+    settings.AIRDOCK_BASE_IMAGES_ALLOWED = ["registry.invalid/*"]
     (project / "Dockerfile").write_text("FROM registry.invalid/acme/custom:1.0\n")
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.FAILED

@@ -2,6 +2,8 @@
 local image, built first if this engine lacks it), or take the prebuilt image the deploy names."""
 from __future__ import annotations
 
+import fnmatch
+
 from django.conf import settings
 
 from portal.errors import AirdockError, Invalid
@@ -102,6 +104,13 @@ def _ensure_base_image(ctx: RunContext, resolution: Resolution) -> None:
         ctx.log(f"Base image {resolution.requested} -> {resolution.image} ({resolution.version})")
         ensure_runtime_image(resolution, on_line=ctx.log)
         return
+    if resolution.requested == "scratch":  # the empty image, not an image on this engine
+        return
+    if not any(fnmatch.fnmatchcase(resolution.requested, p) for p in settings.AIRDOCK_BASE_IMAGES_ALLOWED):
+        raise Invalid(
+            f"The Dockerfile names {resolution.requested}: a build may start from Astro Runtime images, its own "
+            "stages and the images the operator allows (AIRDOCK_BASE_IMAGES_ALLOWED), not from other images on this engine."
+        )
     if engine.image_exists(resolution.image):
         return
     try:
