@@ -6,6 +6,7 @@ CI image needs nothing but Python.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import functools
 import io
 import json
@@ -129,6 +130,21 @@ def ignored(rel: str, patterns: list[str]) -> bool:
     return result
 
 
+# Never uploaded, whatever .dockerignore says (the portal drops them too: deployments.services.archives).
+NEVER_UPLOADED_NAMES = (
+    ".env", ".env.*", "airflow_settings.yaml", "airflow_settings.yml", "airflow.db", "*.pem", "*.key",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass",
+)
+NEVER_UPLOADED_DIRS = (".git", ".aws", ".ssh", ".gnupg")
+
+
+def never_uploaded(rel: str) -> bool:
+    parts = rel.split("/")
+    if any(part in NEVER_UPLOADED_DIRS for part in parts):
+        return True
+    return any(fnmatch.fnmatch(parts[-1], pattern) for pattern in NEVER_UPLOADED_NAMES)
+
+
 def pack_project(root: Path, *, dags_only: bool = False) -> bytes:
     """Pack the project as a .tar.gz, honouring .dockerignore (dags/ and .astro/ for a DAG deploy)."""
     if not root.is_dir():
@@ -146,7 +162,7 @@ def pack_project(root: Path, *, dags_only: bool = False) -> bytes:
                 continue
             if dags_only and not (rel.startswith("dags/") or rel.startswith(".astro/")):
                 continue
-            if rel.startswith(".git/") or (not rel.startswith("dags/") and ignored(rel, patterns)):
+            if never_uploaded(rel) or (not rel.startswith("dags/") and ignored(rel, patterns)):
                 continue
             archive.add(path, rel, recursive=False)
     return buffer.getvalue()

@@ -11,6 +11,7 @@ import hashlib
 import os
 import stat
 import tarfile
+import unicodedata
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -19,16 +20,15 @@ from typing import IO, Iterable
 
 from django.conf import settings
 
-from portal.errors import Invalid
+from .tarscan import ArchiveError, tar_headers_check
 
 # Never reach an image or a bundle, whatever the project's .dockerignore says.
-EXCLUDED_NAMES = (".env", "airflow_settings.yaml", "airflow.db", "*.pem")
-EXCLUDED_DIRS = (".git",)
+EXCLUDED_NAMES = (
+    ".env", ".env.*", "airflow_settings.yaml", "airflow_settings.yml", "airflow.db", "*.pem", "*.key",
+    "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".netrc", ".pgpass",
+)
+EXCLUDED_DIRS = (".git", ".aws", ".ssh", ".gnupg")
 EXCLUDED_TOP_DIRS = ("logs",)
-
-
-class ArchiveError(Invalid):
-    """The archive is rejected; the message tells the user what to fix."""
 
 
 @dataclass
@@ -78,6 +78,14 @@ def is_excluded(name: str) -> bool:
 def _normalize(raw: str) -> str:
     if "\x00" in raw:
         raise ArchiveError(f"The entry {raw!r} has a NUL byte in its name.")
+    if len(raw) > 4096:
+        raise ArchiveError(f"The entry {raw[:80]!r}… has a name that is too long.")
+    odd = next((c for c in raw if unicodedata.category(c) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")), None)
+    if odd is not None:
+        raise ArchiveError(
+            f"The entry {raw!r} has a control, format or bidirectional character in its name "
+            f"(U+{ord(odd):04X}); rename it."
+        )
     if "\\" in raw:
         raise ArchiveError(f"The entry {raw!r} uses backslashes; use '/' in archive paths.")
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":"):
@@ -178,6 +186,8 @@ def archive_inspect(path: Path, *, require: str = "project") -> ArchiveInfo:
         raise ArchiveError(f"The archive is {compressed:,} bytes; the limit is {lim['max_upload']:,} bytes.")
     with open(path, "rb") as fh:
         fmt = _sniff(fh.read(8))
+    if fmt == "tar.gz":
+        tar_headers_check(path, max_headers=lim["max_entries"])
     raw_entries = _zip_entries(path) if fmt == "zip" else _tar_entries(path)
     entries: list[Entry] = []
     seen: dict[str, str] = {}
@@ -190,7 +200,7 @@ def archive_inspect(path: Path, *, require: str = "project") -> ArchiveInfo:
         name = _normalize(raw)
         if not name:
             continue
-        key = name.casefold()
+        key = unicodedata.normalize("NFC", name).casefold()  # names the same on any file system
         if key in seen and not is_dir:
             raise ArchiveError(f"The archive holds {name!r} twice (also as {seen[key]!r}); keep one.")
         seen[key] = name
@@ -299,6 +309,22 @@ def archive_from_files(files: list[tuple[str, IO[bytes], int]], out: IO[bytes]) 
             info = tarfile.TarInfo(relpath)
             info.size, info.mode = size, 0o644
             archive.addfile(info, stream)
+
+
+def archive_repack(path: Path, info: ArchiveInfo, out: Path) -> None:
+    """Store only what was accepted: the entries `archive_inspect` kept, as a fresh .tar.gz
+    (never-shipped files such as .env and keys are gone from what the portal keeps)."""
+    import shutil
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="airdock-repack-"))
+    try:
+        archive_extract(path, info, work)
+        with tarfile.open(out, mode="w:gz") as archive:
+            for entry in sorted(info.entries, key=lambda e: e.name):
+                archive.add(work / entry.name, entry.name, recursive=False)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def sha256_file(path: Path) -> str:

@@ -46,3 +46,19 @@ def test_it_explains_what_is_not_a_project(tmp_path):
 ])
 def test_it_matches_dockerignore_like_docker(rel, patterns, expected):
     assert ignored(rel, patterns) is expected
+
+
+def test_the_cli_never_uploads_what_the_portal_never_ships(tmp_path):
+    """The same never-ship list on both sides (the portal's is in deployments.services.archives)."""
+    import tarfile
+
+    from airdock_cli import main as cli
+    from deployments.services import archives
+
+    assert cli.NEVER_UPLOADED_NAMES == archives.EXCLUDED_NAMES and cli.NEVER_UPLOADED_DIRS == archives.EXCLUDED_DIRS
+    root = tmp_path / "p"
+    for name in ["Dockerfile", "dags/a.py", ".env.production", ".aws/credentials", "include/id_rsa", "dags/key.pem"]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("x")
+    with tarfile.open(fileobj=io.BytesIO(cli.pack_project(root))) as archive:
+        assert sorted(archive.getnames()) == ["Dockerfile", "dags/a.py"]

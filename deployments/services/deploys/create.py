@@ -192,8 +192,13 @@ def deploy_create(
     spooled: Path | None = None
     try:
         if archive is not None:
-            spooled = _spool(archive)
-            archives.archive_inspect(spooled, require=require or "dags")
+            upload = _spool(archive)
+            try:
+                info = archives.archive_inspect(upload, require=require or "dags")
+                spooled = upload.with_suffix(".accepted.tar.gz")
+                archives.archive_repack(upload, info, spooled)  # kept: the accepted entries only
+            finally:
+                upload.unlink(missing_ok=True)
         deploy = Deploy(
             deployment=deployment, kind=kind, force=force, run_pytest=run_pytest, test_path=test_path,
             image_name=image_name, description=description[:500], created_by=user, source_deploy=source_deploy,
