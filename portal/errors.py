@@ -41,6 +41,10 @@ class Conflict(AirdockError):
     status = 409
 
 
+class TooManyRequests(AirdockError):
+    status = 429
+
+
 class Unavailable(AirdockError):
     """A service Airdock needs (Redis, the Docker engine, storage) does not answer (503)."""
 

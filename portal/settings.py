@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "django_rq",
+    "axes",  # sign-in attempts: locked out after AXES_FAILURE_LIMIT failures
     "ninja",  # serves the API documentation's Swagger UI from static files, not a CDN
     "tenancy",
     "deployments",
@@ -44,7 +45,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
 
 ROOT_URLCONF = "portal.urls"
 TEMPLATES = [
@@ -84,6 +87,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
+# Rate limits. Sign-in: a user name from one address is locked out after 5 failures for 15 minutes.
+AXES_FAILURE_LIMIT = env.int("AIRDOCK_SIGNIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = env.float("AIRDOCK_SIGNIN_COOLOFF_HOURS", default=0.25)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# The API: bad tokens per address, and deploy requests per token (the cache below counts them).
+AIRDOCK_API_AUTH_FAILURES_PER_MINUTE = env.int("AIRDOCK_API_AUTH_FAILURES_PER_MINUTE", default=20)
+AIRDOCK_API_DEPLOYS_PER_MINUTE = env.int("AIRDOCK_API_DEPLOYS_PER_MINUTE", default=30)
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
 
@@ -148,6 +160,7 @@ STORAGES = {
     },
 }
 
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "deploys": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},

@@ -66,3 +66,10 @@ def isolated_storage(settings, tmp_path_factory):
         "bundles": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "bundles"}},
     }
     return root
+
+
+@pytest.fixture(autouse=True)
+def local_cache(settings):
+    """Rate-limit counters of one test never reach another: an in-memory cache per test
+    (tests/security/test_rate_limits.py uses the real Redis cache)."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": str(id(settings))}}

@@ -5,20 +5,29 @@ service raises (`portal.errors.AirdockError`) is answered here, once, as {"detai
 """
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import NinjaAPI
 from ninja.security import HttpBearer
 
-from portal.errors import AirdockError
+from portal.errors import AirdockError, TooManyRequests
 
 from ..models import ApiToken
 from ..services import tokens
-from .auth import client_ip
+from .auth import client_ip, over_limit, rate_limit
 
 
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken | None:
-        return tokens.token_authenticate(raw=token, ip=client_ip(request))
+        """A live token, or None (401); an address that sent too many bad tokens gets 429 first."""
+        ip = client_ip(request) or "unknown"
+        key, limit = f"api-auth-failures:{ip}", settings.AIRDOCK_API_AUTH_FAILURES_PER_MINUTE
+        if over_limit(key, limit):
+            raise TooManyRequests(f"Too many requests with bad API tokens from {ip}; wait a minute and try again.")
+        found = tokens.token_authenticate(raw=token, ip=ip)
+        if found is None:
+            rate_limit(key, limit, what="requests with bad API tokens")
+        return found
 
 
 api = NinjaAPI(

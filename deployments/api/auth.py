@@ -1,16 +1,38 @@
 """What every route asks of its token: the caller's address, its role, objects in its scope."""
 from __future__ import annotations
 
+import time
+
+from django.core.cache import cache
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from portal.errors import Forbidden, NotFound
+from portal.errors import Forbidden, NotFound, TooManyRequests
 
 from ..models import ApiToken
 
 
 def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR")
+
+
+def rate_limit(key: str, limit: int, *, what: str) -> None:
+    """Count one `key` event in the current minute; refuse (429) past `limit`."""
+    bucket = f"airdock:rate:{key}:{int(time.time() // 60)}"
+    if cache.add(bucket, 1, timeout=90):
+        count = 1
+    else:
+        try:
+            count = cache.incr(bucket)
+        except ValueError:  # expired between add and incr
+            cache.add(bucket, 1, timeout=90)
+            count = 1
+    if count > limit:
+        raise TooManyRequests(f"Too many {what} ({limit} a minute); wait a minute and try again.")
+
+
+def over_limit(key: str, limit: int) -> bool:
+    return (cache.get(f"airdock:rate:{key}:{int(time.time() // 60)}") or 0) >= limit
 
 
 def require_role(token: ApiToken, roles: frozenset, doing: str) -> None:

@@ -1,13 +1,14 @@
 """Routes for deploys: create (upload, prebuilt image), read, follow the log, roll back."""
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import File, Form, Router
 from ninja.files import UploadedFile
 
 from .. import selectors
 from ..services import deploys as deploy_services
-from .auth import client_ip, get_scoped, require_role
+from .auth import client_ip, get_scoped, rate_limit, require_role
 from .schemas import ConflictOut, DeployLogOut, DeployOut, ErrorOut, RollbackIn
 
 router = Router(tags=["deploys"])
@@ -30,6 +31,7 @@ def create_deploy(
     token = request.auth
     deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
     require_role(token, selectors.DEPLOY_ROLES, "deploy")
+    rate_limit(f"api-deploys:{token.pk}", settings.AIRDOCK_API_DEPLOYS_PER_MINUTE, what="deploy requests from this token")
     deploy = deploy_services.deploy_create(
         deployment=deployment, user=None, token=token, ip=client_ip(request), kind=kind, archive=archive,
         image_name=image_name, description=description, force=force, run_pytest=pytest, test_path=test_path,
