@@ -132,7 +132,10 @@ def registry_auth(name: str = "") -> dict | None:
 
 def image_pull(name: str, *, on_line: LineSink) -> None:
     """Pull an image not present locally; raise DockerError if the registry refuses."""
-    repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
+    if "@" in name:  # repository@sha256:… (the engine takes the digest as the tag)
+        repository, _, tag = name.partition("@")
+    else:
+        repository, _, tag = name.rpartition(":") if ":" in name.rsplit("/", 1)[-1] else (name, "", "latest")
     on_line(f"Pulling {name}")
     try:
         client(timeout=600).images.pull(repository, tag=tag, auth_config=registry_auth(name))

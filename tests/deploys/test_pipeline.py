@@ -120,10 +120,15 @@ def test_it_fails_on_a_failing_project_test_only_when_pytest_is_asked(alice, dep
 
 
 def test_it_runs_only_the_dags_part_of_a_dag_only_deploy(alice, deployment, project):
+    (project / "include" / "nonce.txt").write_text(str(uuid.uuid4()))  # an image of this test's own
     full = run(deployment, alice, project)
+    engine = docker.from_env()
+    for tag in engine.images.get(f"{full.image_repository}:{full.image_tag}").tags:
+        engine.images.remove(tag)  # gone from this engine: the DAG-only deploy pulls it, by digest
     (project / "dags" / "example_dag.py").write_text(GOOD_DAG_3.replace("example_dag", "renamed_dag"))
     deploy = run(deployment, alice, project, kind="DAGS")
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
+    assert f"Pulling {full.image_repository}@{full.image_digest}" in deploy.log_lines.values_list("text", flat=True)
     assert list(steps(deploy)) == [Deploy.State.UNPACKING, Deploy.State.PARSING, Deploy.State.UPLOADING_DAGS, Deploy.State.ACTIVATING]
     assert not deploy.image_digest and deploy.dag_bundle_version != full.dag_bundle_version
     assert deploy.parse_results["dag_ids"] == ["renamed_dag"]

@@ -67,7 +67,9 @@ def check_image(ctx: RunContext) -> str:
     """The image the checks run in: the one built or named; for a DAG-only deploy, the image the
     deployment runs now, pulled from the registry when this engine no longer has it."""
     if not ctx.image:
-        ctx.image = ctx.deployment.desired_image
+        deployment = ctx.deployment
+        # By digest: the very image the deployment runs, whatever a tag points to now.
+        ctx.image = f"{deployment.desired_image_repository}@{deployment.desired_image_digest}" if deployment.desired_image_digest else deployment.desired_image
         if not engine.image_exists(ctx.image):
             engine.image_pull(ctx.image, on_line=ctx.log)
     return ctx.image
