@@ -15,6 +15,8 @@ class DeploymentForm(forms.ModelForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "worker_queues": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+            # Write-only: never sent back to a browser.
+            "webhook_secret": forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         }
         help_texts = {
             "runtime_image": (
@@ -22,7 +24,15 @@ class DeploymentForm(forms.ModelForm):
                 "major version, set the new Runtime here first; a deploy that moves without it needs force."
             ),
             "worker_queues": 'JSON, e.g. [{"name": "default", "workers": 1, "concurrency": 5}]',
+            "webhook_secret": "Shared secret that signs push webhooks. Never shown again: leave blank to keep the current one.",
         }
+
+    def clean_webhook_secret(self) -> str:
+        """A blank field keeps the stored secret (the page never shows it)."""
+        secret = self.cleaned_data.get("webhook_secret", "")
+        if not secret and self.instance.pk:
+            return self.instance.webhook_secret  # still the stored value: the form copies fields in after cleaning
+        return secret
 
 
 class DeployForm(forms.Form):

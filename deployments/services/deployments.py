@@ -11,6 +11,7 @@ from tenancy.audit import Actor, audit_record
 from tenancy.models import Workspace
 
 from ..models import Deployment
+from .git import git_check_url
 
 EDITABLE_FIELDS = (
     "name", "description", "runtime_image", "executor", "worker_queues",
@@ -33,7 +34,9 @@ def _check_name(*, workspace: Workspace, name: str, exclude_pk: int | None = Non
 
 
 def _validate(deployment: Deployment) -> None:
-    """Every field's own rules (choices, lengths, worker queues), as one message for the user."""
+    """Every field's own rules (choices, lengths, worker queues, an allowed git URL), as one message."""
+    if deployment.git_url:
+        git_check_url(deployment.git_url)
     try:
         deployment.full_clean(exclude=["workspace", "current_deploy"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:

@@ -98,3 +98,21 @@ def test_it_forbids_an_author_to_edit_a_deployment(client, bob, deployment):
     assert client.get(reverse("deployment_detail", args=[deployment.pk])).status_code == 200
 
 
+
+
+def test_the_webhook_secret_is_write_only_and_git_urls_are_checked_when_saved(client, alice, deployment, settings):
+    deployment.webhook_secret, deployment.git_url = "s3cr3t-never-shown", "https://git.example.com/acme/etl.git"
+    deployment.save()
+    client.force_login(alice)
+    url = reverse("deployment_edit", args=[deployment.pk])
+    assert "s3cr3t-never-shown" not in client.get(url).content.decode()
+    form = {"name": deployment.name, "runtime_image": deployment.runtime_image, "executor": "celery",
+            "worker_queues": '[{"name": "default", "workers": 1, "concurrency": 5}]', "dag_deploy_enabled": "on",
+            "git_url": deployment.git_url, "git_branch": "main", "webhook_secret": ""}
+    assert client.post(url, form).status_code == 302
+    deployment.refresh_from_db()
+    assert deployment.webhook_secret == "s3cr3t-never-shown"  # blank keeps it
+    refused = client.post(url, {**form, "git_url": "ext::sh -c touch% /tmp/pwned"})
+    assert refused.status_code == 200 and "are not allowed here" in refused.content.decode()
+    deployment.refresh_from_db()
+    assert deployment.git_url == "https://git.example.com/acme/etl.git"
