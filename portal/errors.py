@@ -26,6 +26,11 @@ class AirdockError(Exception):
 class Invalid(AirdockError):
     """The request is malformed or breaks a rule (400)."""
 
+    @classmethod
+    def from_validation(cls, exc) -> "Invalid":
+        """A Django ValidationError as one message: "field: problem; field: problem"."""
+        return cls("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items()))
+
 
 class Forbidden(AirdockError):
     status = 403

@@ -54,7 +54,7 @@ def _validate(obj, *, exclude: list[str]) -> None:
     try:
         obj.full_clean(exclude=exclude, validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise Invalid("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        raise Invalid.from_validation(exc) from exc
 
 
 def _check_role(role: str, roles: type) -> None:

@@ -14,10 +14,6 @@ class PushError(DockerError):
     pass
 
 
-def _auth() -> dict | None:
-    return registry_auth()
-
-
 def image_push(
     *, image: str, repository: str, tag: str, on_line: LineSink, timeout: int,
     on_progress: Callable[[str, str, int | None, int | None], None] | None = None,
@@ -28,7 +24,7 @@ def image_push(
         api.tag(image, repository, tag=tag)
     except docker.errors.APIError as exc:
         raise PushError(f"Cannot tag the image for the registry: {exc.explanation or exc}") from exc
-    auth = _auth()
+    auth = registry_auth()
     digest = ""
     reported: dict[str, str] = {}
     try:
@@ -60,7 +56,7 @@ def image_push(
 
 def registry_check(reference: str) -> None:
     """Ask the registry (through the engine) whether it still holds `repository@digest`."""
-    auth = _auth()
+    auth = registry_auth()
     try:
         client().api.inspect_distribution(reference, auth_config=auth)
     except docker.errors.APIError as exc:

@@ -40,7 +40,7 @@ def _validate(deployment: Deployment) -> None:
     try:
         deployment.full_clean(exclude=["workspace", "current_deploy"], validate_unique=False, validate_constraints=False)
     except ValidationError as exc:
-        raise Invalid("; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())) from exc
+        raise Invalid.from_validation(exc) from exc
 
 
 @transaction.atomic

@@ -47,7 +47,7 @@ def token_create(
     token = ApiToken.objects.create(
         organization=organization, workspace=workspace, deployment=deployment, name=name or "API token",
         role=role, prefix=raw[:10], token_hash=token_hash(raw), expires_at=expires_at,
-        created_by=actor.user if actor and actor.user and actor.user.is_authenticated else None,
+        created_by=actor.signed_in_user if actor else None,
     )
     audit_record(organization=organization, action="token.create", target=str(token), actor=actor,
                  scope=token.scope, role=role)

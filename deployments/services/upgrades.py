@@ -18,7 +18,7 @@ from ..integrations import engine
 from ..models import Deploy, Deployment
 from . import archives, bundles
 from .deploys.steps.checks import files_for_checks
-from .deploys.steps.parse import parse_in_image
+from .deploys.steps.parse import last_line, parse_in_image
 from .runtimes import table
 from .runtimes.dockerfile import dockerfile_rewrite
 from .runtimes.images import ensure_runtime_image
@@ -123,7 +123,7 @@ def _check(deployment: Deployment, project: Path, current: table.RuntimeVersion,
         dockerfile.write_text(text, encoding="utf-8")
         for name in ("packages.txt", "requirements.txt"):
             (build_dir / name).touch(exist_ok=True)
-        ensure_runtime_image(resolve(_image_ref(target)), on_line=lines.append)
+        ensure_runtime_image(resolve(target.image_ref), on_line=lines.append)
         engine.image_build(
             context_dir=build_dir, tag=tag, on_line=lines.append, timeout=settings.AIRDOCK_BUILD_TIMEOUT,
             memory=settings.AIRDOCK_BUILD_MEMORY,
@@ -131,11 +131,8 @@ def _check(deployment: Deployment, project: Path, current: table.RuntimeVersion,
         )
         summary = parse_in_image(tag, files_for_checks(build_dir, build_dir / "dags", with_tests=False), on_line=lines.append)
         found["errors"] = [
-            {"file": f["file"], "line": f["line"], "error": (f["error"] or "").strip().splitlines()[-1:] or [""]}
-            for f in summary["files"] if f["error"]
+            {"file": f["file"], "line": f["line"], "error": last_line(f["error"])} for f in summary["files"] if f["error"]
         ]
-        for error in found["errors"]:
-            error["error"] = error["error"][0]
         found["ready"] = not found["errors"]
         found["dags"] = len(summary["dag_ids"])
     except AirdockError as exc:
@@ -148,8 +145,3 @@ def _check(deployment: Deployment, project: Path, current: table.RuntimeVersion,
             pass
     return found
 
-
-def _image_ref(version: table.RuntimeVersion) -> str:
-    if version.airflow_major >= 3:
-        return f"astrocrpublic.azurecr.io/runtime:{version.runtime}"
-    return f"quay.io/astronomer/astro-runtime:{version.runtime}"

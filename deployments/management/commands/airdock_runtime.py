@@ -47,9 +47,7 @@ class Command(BaseCommand):
             version = table.get(runtime)
             if version is None:
                 raise CommandError(f"Astro Runtime {runtime} is not in the table; `airdock_runtime list` shows the known versions.")
-            resolution = resolve(f"quay.io/astronomer/astro-runtime:{runtime}" if "-" not in runtime
-                                 else f"astrocrpublic.azurecr.io/runtime:{runtime}")
-            ensure_runtime_image(resolution, on_line=self.stdout.write)
+            ensure_runtime_image(resolve(version.image_ref), on_line=self.stdout.write)
             self.stdout.write(self.style.SUCCESS(f"{local_image(version)} is ready ({version})"))
 
     def do_prune(self, keep: int | None, **options) -> None:

@@ -35,6 +35,13 @@ class RuntimeVersion:
         return version_key(self.runtime)
 
     @property
+    def image_ref(self) -> str:
+        """The image a Dockerfile names for this version (Astro's registry of its naming scheme)."""
+        if NEW_SCHEME.fullmatch(self.runtime):
+            return f"astrocrpublic.azurecr.io/runtime:{self.runtime}"
+        return f"quay.io/astronomer/astro-runtime:{self.runtime}"
+
+    @property
     def airflow_major(self) -> int:
         return int(self.airflow.split(".")[0])
 

@@ -52,7 +52,7 @@ def parse(ctx: RunContext) -> None:
     ctx.log(f"Parsed {len(summary['files'])} DAG files: {len(summary['dag_ids'])} DAGs, {len(failed)} import errors (Airflow {deploy.airflow_version}).")
     if failed:
         details = "; ".join(
-            f"{f['file']}{' line ' + str(f['line']) if f['line'] else ''}: {_last_line(f['error'])}" for f in failed
+            f"{f['file']}{' line ' + str(f['line']) if f['line'] else ''}: {last_line(f['error'])}" for f in failed
         )
         raise CheckFailed(f"{len(failed)} DAG file(s) failed to import: {details}")
 
@@ -68,6 +68,6 @@ def _note_airflow_change(ctx: RunContext) -> None:
         ctx.log(f"NOTE: this deploy moves {ctx.deployment.name} from {change.replace(' → ', ' to Airflow ')}.")
 
 
-def _last_line(text: str) -> str:
+def last_line(text: str) -> str:
     lines = [l.strip() for l in (text or "").splitlines() if l.strip()]
     return lines[-1] if lines else "import failed"
