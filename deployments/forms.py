@@ -27,6 +27,18 @@ class DeploymentForm(forms.ModelForm):
             "webhook_secret": "Shared secret that signs push webhooks. Never shown again: leave blank to keep the current one.",
         }
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:  # a token in the URL is never sent back to a browser
+            self.initial["git_url"] = self.instance.git_url_shown
+
+    def clean_git_url(self) -> str:
+        """The URL as shown (its token masked) keeps the stored one."""
+        url = self.cleaned_data.get("git_url", "")
+        if self.instance.pk and url and url == self.instance.git_url_shown:
+            return self.instance.git_url
+        return url
+
     def clean_webhook_secret(self) -> str:
         """A blank field keeps the stored secret (the page never shows it)."""
         secret = self.cleaned_data.get("webhook_secret", "")

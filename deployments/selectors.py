@@ -82,7 +82,7 @@ def deploy_log_text(deploy: Deploy) -> str:
 
 def webhook_deployment(pk: int) -> Deployment | None:
     """The deployment a push webhook names, if it takes webhooks (a git URL and a secret)."""
-    return Deployment.objects.filter(pk=pk).exclude(webhook_secret="").exclude(git_url="").first()
+    return Deployment.objects.filter(pk=pk).filter(webhook_secret__isnull=False, git_url__isnull=False).first()
 
 
 def token_scope_choices(organization: Organization) -> list[tuple[str, str]]:

@@ -124,6 +124,11 @@ def _secret(name: str) -> str:
 
 
 _redis_password = _secret("redis.password")
+# Secrets stored in the database (git URLs with tokens, deploy keys, webhook secrets) are encrypted
+# with a key derived from SECRET_KEY and this salt; a list rotates (the first encrypts).
+# Values written before the key existed (the development default) stay readable.
+SALT_KEY = [*(env.list("AIRDOCK_FIELD_KEY", default=[]) or [_secret("field.key")]), "airdock-development-only-field-key"]
+SALT_KEY = [key for key in SALT_KEY if key]
 REDIS_URL = env.str(
     "REDIS_URL", default=f"redis://{':' + _redis_password + '@' if _redis_password else ''}127.0.0.1:6379/0"
 )
@@ -224,6 +229,8 @@ AIRDOCK_REQUIREMENTS_TIMEOUT = env.int("AIRDOCK_REQUIREMENTS_TIMEOUT", default=9
 AIRDOCK_CHECK_TIMEOUT = env.int("AIRDOCK_CHECK_TIMEOUT", default=600)
 AIRDOCK_CHECK_MEMORY = env.int("AIRDOCK_CHECK_MEMORY", default=2 * 1024**3)
 # Check containers (DAG parse, pytest) run tenant code: these bound what it may use.
+# The engine runtime for check containers ("" = the engine's default; "runsc" for gVisor).
+AIRDOCK_CHECK_RUNTIME = env.str("AIRDOCK_CHECK_RUNTIME", default="")
 AIRDOCK_CHECK_PIDS = env.int("AIRDOCK_CHECK_PIDS", default=512)
 AIRDOCK_CHECK_CPUS = env.float("AIRDOCK_CHECK_CPUS", default=1.0)
 AIRDOCK_CHECK_TMPFS_MB = env.int("AIRDOCK_CHECK_TMPFS_MB", default=512)

@@ -53,6 +53,9 @@ secret() {  # secret NAME: a random password, made once, readable by root only
   cat "$file"
 }
 
+# The key that encrypts secrets in the portal's database (with DJANGO_SECRET_KEY): back it up
+secret field.key >/dev/null
+
 # Redis: a password (set on a running server too; CONFIG SET needs no restart)
 REDIS_PASSWORD=$(secret redis.password)
 rcli() { REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }

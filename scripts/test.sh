@@ -8,16 +8,22 @@ export AIRDOCK_S3_ENDPOINT_URL=${AIRDOCK_S3_ENDPOINT_URL:-http://127.0.0.1:${AIR
 REDIS_PASSWORD=$(cat "${AIRDOCK_SERVICES_DIR:-$ROOT/var/services}/secrets/redis.password" 2>/dev/null || true)
 export REDIS_URL=${AIRDOCK_TEST_REDIS_URL:-redis://${REDIS_PASSWORD:+:$REDIS_PASSWORD@}127.0.0.1:${AIRDOCK_REDIS_PORT:-6379}/15}
 export AWS_ACCESS_KEY_ID=${AWS_ACCESS_KEY_ID:-testing} AWS_SECRET_ACCESS_KEY=${AWS_SECRET_ACCESS_KEY:-testing}
-# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
-if ! command -v chromium >/dev/null 2>&1; then
-  if [ "$(id -u)" = 0 ]; then
-    echo "test: installing chromium for the browser tests"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null \
-      || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
-  else
-    echo "test: the browser tests need Chromium; run: sudo apt-get install -y chromium" >&2
+# The browser tests drive Debian's Chromium (Playwright cannot download its own browser here); the
+# git tests run their own sshd (on a port of their own: the package's service is never started).
+need_package() {  # need_package COMMAND PACKAGE WHY
+  command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "test: $3 need $2; run: sudo apt-get install -y $2" >&2
     exit 1
   fi
-fi
+  echo "test: installing $2 for $3"
+  local policy=/usr/sbin/policy-rc.d made=""
+  [ -e "$policy" ] || { printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; made=1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" >/dev/null; }
+  [ -z "$made" ] || rm -f "$policy"
+}
+need_package chromium chromium "the browser tests"
+need_package sshd openssh-server "the git deploy-key tests"
 mkdir -p test-artifacts
 exec "${VENV:-.venv}/bin/python" -m pytest "$@"

@@ -54,9 +54,10 @@ class WorkerQueueOut(Schema):
 
 
 class GitOut(Schema):
-    url: str
+    url: str  # a token in it is masked
     branch: str
     subdir: str
+    deploy_key: str  # the public half of the deployment's SSH deploy key ("" until one is made)
 
 
 class ComponentOut(Schema):
@@ -103,7 +104,8 @@ class DeploymentOut(Schema):
 
     @staticmethod
     def resolve_git(obj: Deployment) -> dict:
-        return {"url": obj.git_url_shown, "branch": obj.git_branch, "subdir": obj.git_subdir}
+        return {"url": obj.git_url_shown, "branch": obj.git_branch, "subdir": obj.git_subdir,
+                "deploy_key": obj.git_deploy_key_public}
 
     @staticmethod
     def resolve_components(obj: Deployment) -> list:

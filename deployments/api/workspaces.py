@@ -11,6 +11,7 @@ from tenancy.models import WorkspaceMembership
 
 from .. import selectors
 from ..services import deployments as deployment_services
+from ..services import git as git_services
 from .auth import client_ip, get_scoped, require_role
 from .schemas import DeploymentIn, DeploymentOut, ErrorOut, WorkspaceIn, WorkspaceOut
 
@@ -60,3 +61,13 @@ def list_deployments(request: HttpRequest, workspace_id: int):
 @router.get("/deployments/{deployment_id}", response={200: DeploymentOut, 404: ErrorOut})
 def get_deployment(request: HttpRequest, deployment_id: int):
     return get_scoped(selectors.token_deployments(request.auth), deployment_id)
+
+
+@router.post("/deployments/{deployment_id}/deploy-key", response={201: DeploymentOut, **ERRORS})
+def create_deploy_key(request: HttpRequest, deployment_id: int):
+    """Make (or replace) the deployment's SSH deploy key; its public half is in `git.deploy_key`."""
+    token = request.auth
+    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
+    require_role(token, selectors.MANAGE_ROLES, "change a deployment's git access")
+    git_services.git_deploy_key_generate(deployment=deployment, actor=Actor(token=token, ip=client_ip(request)))
+    return 201, deployment

@@ -258,7 +258,7 @@ def container_run(
             pids_limit=settings.AIRDOCK_CHECK_PIDS, nano_cpus=int(settings.AIRDOCK_CHECK_CPUS * 1e9),
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={settings.AIRDOCK_CHECK_TMPFS_MB}m,mode=1777"},
             mounts=[docker.types.Mount(files_at, None, type="volume")],
-            labels={"io.airdock.step": step},
+            labels={"io.airdock.step": step}, runtime=settings.AIRDOCK_CHECK_RUNTIME or None,
         )
     except docker.errors.ImageNotFound as exc:
         raise CheckError(f"The image {image} is not in the Docker engine.") from exc

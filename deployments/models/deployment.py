@@ -8,6 +8,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
+from .fields import SecretCharField, SecretTextField
+
 DEFAULT_RUNTIME_IMAGE = "astrocrpublic.azurecr.io/runtime:3.1-1"
 
 
@@ -83,10 +85,18 @@ class Deployment(models.Model):
     current_deploy = models.ForeignKey(
         "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
-    git_url = models.CharField("git repository", max_length=500, blank=True, help_text="URL of the project's git repository.")
+    git_url = SecretCharField(
+        "git repository", max_length=500, blank=True, null=True,
+        help_text="URL of the project's git repository (an https URL may hold an access token: it is stored encrypted).",
+    )
     git_branch = models.CharField(max_length=255, blank=True, default="main")
     git_subdir = models.CharField("sub-folder", max_length=255, blank=True, help_text="Folder of the Astro project inside the repository.")
-    webhook_secret = models.CharField(max_length=128, blank=True, help_text="Shared secret that signs push webhooks.")
+    webhook_secret = SecretCharField(max_length=128, blank=True, null=True, help_text="Shared secret that signs push webhooks.")
+    git_deploy_key = SecretTextField(blank=True, null=True, help_text="Private half of the deployment's SSH deploy key.")
+    git_deploy_key_public = models.TextField(blank=True, help_text="Public half: add it to the repository as a read-only deploy key.")
+    git_known_hosts = models.TextField(
+        blank=True, help_text="The git server's SSH host keys, recorded on the first clone; a changed key is refused.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -108,3 +108,30 @@ def deployment_git_deploy(request: HttpRequest, pk: int) -> HttpResponse:
     deploy = git_services.deploy_from_git(deployment=deployment, user=request.user, ip=request.META.get("REMOTE_ADDR"))
     messages.success(request, f"Deploy {deploy.pk} queued from {deployment.git_branch} @ {deploy.git_commit[:12]}.")
     return redirect(deploy)
+
+
+def _managed_deployment(request: HttpRequest, pk: int) -> Deployment:
+    deployment = visible_deployment(request, pk)
+    if not selectors.can_manage(request.user, deployment.workspace):
+        raise PermissionDenied("Only workspace owners and operators change a deployment's git access.")
+    return deployment
+
+
+@login_required
+@require_http_methods(["POST"])
+@errors_as_messages("deployment_detail")
+def deployment_deploy_key(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = _managed_deployment(request, pk)
+    git_services.git_deploy_key_generate(deployment=deployment, actor=actor(request))
+    messages.success(request, "New deploy key made: add its public half to the repository (read-only).")
+    return redirect(f"{deployment.get_absolute_url()}#git-access")
+
+
+@login_required
+@require_http_methods(["POST"])
+@errors_as_messages("deployment_detail")
+def deployment_git_host_keys_forget(request: HttpRequest, pk: int) -> HttpResponse:
+    deployment = _managed_deployment(request, pk)
+    git_services.git_host_keys_forget(deployment=deployment, actor=actor(request))
+    messages.success(request, "Host keys forgotten: the next clone records the server's key again.")
+    return redirect(f"{deployment.get_absolute_url()}#git-access")

@@ -228,3 +228,15 @@ def test_the_asgi_server_refuses_an_oversized_upload_from_its_headers_alone(sett
 def test_it_validates_a_workspace_in_the_service_with_a_message(client, owner_token):
     response = client.post("/api/v1/workspaces", {"name": "x" * 101}, content_type="application/json", **auth(owner_token))
     assert response.status_code == 400 and "name:" in response.json()["detail"]
+
+
+def test_a_deploy_key_is_made_by_managers_and_only_its_public_half_is_shown(client, org, workspace, deployment, owner_token, author_token):
+    url = f"/api/v1/deployments/{deployment.pk}/deploy-key"
+    assert client.post(url, **auth(author_token)).status_code == 403
+    made = client.post(url, **auth(owner_token))
+    assert made.status_code == 201
+    public = made.json()["git"]["deploy_key"]
+    assert public.startswith("ssh-ed25519 ") and "PRIVATE" not in made.content.decode()
+    shown = client.get(f"/api/v1/deployments/{deployment.pk}", **auth(author_token)).json()
+    assert shown["git"]["deploy_key"] == public
+    assert AuditEvent.objects.filter(action="deployment.deploy_key", target=deployment.name).exists()

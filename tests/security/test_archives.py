@@ -113,3 +113,53 @@ def test_secrets_never_reach_the_stored_archive(db, tmp_path, alice, workspace, 
     with tarfile.open(fileobj=io.BytesIO(data)) as kept:
         assert sorted(kept.getnames()) == ["Dockerfile", "dags/a.py", "include/helpers.py"]
     assert deploy.archive_sha256 == archives.sha256_file(deploy.archive.path)
+
+
+def zip_with(path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns on a duplicate name: that is the point
+        with zipfile.ZipFile(path, "w") as archive:
+            for name, data in PROJECT.items():
+                archive.writestr(name, data)
+            for info, data in entries:
+                archive.writestr(info, data)
+    return path
+
+
+def zip_symlink(name: str, target: str) -> tuple[zipfile.ZipInfo, bytes]:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = (0o120777 << 16) | 0x3  # S_IFLNK, as `zip --symlinks` writes it
+    info.create_system = 3
+    return info, target.encode()
+
+
+@pytest.mark.parametrize("label, entries, message", [
+    ("traversal", [("../evil.py", b"x")], "'../evil.py'.*outside the project"),
+    ("nested traversal", [("dags/../../evil.py", b"x")], "outside the project"),
+    ("absolute", [("/etc/evil", b"x")], "'/etc/evil'.*absolute path"),
+    ("symlink", [zip_symlink("dags/link.py", "/etc/passwd")], "'dags/link.py' is a symbolic link"),
+    ("duplicate", [("dags/a.py", b"again")], "'dags/a.py'.*twice"),
+    ("drive letter", [("C:/evil.py", b"x")], "C:/evil.py"),
+])
+def test_hostile_zip_entries_are_refused_naming_the_entry(tmp_path, label, entries, message):
+    with pytest.raises(ArchiveError, match=message):
+        archive_inspect(zip_with(tmp_path / f"{label}.zip", entries))
+
+
+def test_a_zip_with_too_many_entries_is_refused(tmp_path, settings):
+    settings.AIRDOCK_ARCHIVE_MAX_ENTRIES = 20
+    with pytest.raises(ArchiveError, match="more than 20 entries"):
+        archive_inspect(zip_with(tmp_path / "many.zip", [(f"dags/f{i}.py", b"") for i in range(30)]))
+
+
+def test_a_zip_under_include_is_a_plain_file_of_the_project(tmp_path):
+    inner = zip_file(tmp_path / "inner.zip", {"../../escape.py": b"x", "data.csv": b"a,b\n"})
+    path = tar_gz(tmp_path / "p.tar.gz", {**PROJECT, "include/data.zip": inner.read_bytes()})
+    info = archive_inspect(path)
+    assert "include/data.zip" in info.names
+    out = tmp_path / "out"
+    out.mkdir()
+    archives.archive_extract(path, info, out)
+    assert (out / "include" / "data.zip").read_bytes() == inner.read_bytes()
+    assert not (tmp_path / "escape.py").exists() and not (out / "data.csv").exists()
