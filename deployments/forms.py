@@ -31,6 +31,11 @@ class DeploymentForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:  # a token in the URL is never sent back to a browser
             self.initial["git_url"] = self.instance.git_url_shown
+        self.fields["worker_grace_period"].required = False  # blank keeps the current (or default) period
+
+    def clean_worker_grace_period(self) -> int:
+        value = self.cleaned_data.get("worker_grace_period")
+        return self.instance.worker_grace_period if value is None else value
 
     def clean_git_url(self) -> str:
         """The URL as shown (its token masked) keeps the stored one."""

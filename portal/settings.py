@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "ninja",  # serves the API documentation's Swagger UI from static files, not a CDN
     "tenancy",
     "deployments",
+    "runtime",
 ]
 
 MIDDLEWARE = [
@@ -196,6 +197,18 @@ AIRDOCK_RUNTIME_CONTEXT = BASE_DIR / "images" / "runtime"
 AIRDOCK_RUNTIME_IMAGES_KEEP = env.int("AIRDOCK_RUNTIME_IMAGES_KEEP", default=6)
 AIRDOCK_RUNTIME_BUILD_TIMEOUT = env.int("AIRDOCK_RUNTIME_BUILD_TIMEOUT", default=1800)
 # Where the packages of Runtime images are cached between builds (wheels, resolved locks).
+# The data plane (Docker Swarm): each deployment's database and broker image, the URL its
+# components' agents reach the portal at (default: this machine on the swarm's gateway bridge, at
+# AIRDOCK_PORT), how often every deployment is reconciled, and how long a component may be
+# starting or behind before the deployment is UNHEALTHY.
+AIRDOCK_RUNTIME_NAME_PREFIX = env.str("AIRDOCK_RUNTIME_NAME_PREFIX", default="airdock")  # of Swarm objects
+AIRDOCK_RUNTIME_SERVICES_IMAGE = env.str("AIRDOCK_RUNTIME_SERVICES_IMAGE", default="airdock/services:bookworm")
+AIRDOCK_RUNTIME_PORTAL_URL = env.str("AIRDOCK_RUNTIME_PORTAL_URL", default="")
+AIRDOCK_PORT = env.int("AIRDOCK_PORT", default=8000)
+AIRDOCK_RUNTIME_RECONCILE_EVERY = env.int("AIRDOCK_RUNTIME_RECONCILE_EVERY", default=60)
+AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT = env.int("AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT", default=90)
+AIRDOCK_RUNTIME_ROLLOUT_DEADLINE = env.int("AIRDOCK_RUNTIME_ROLLOUT_DEADLINE", default=600)
+AIRDOCK_RUNTIME_MIGRATE_TIMEOUT = env.int("AIRDOCK_RUNTIME_MIGRATE_TIMEOUT", default=600)
 AIRDOCK_RUNTIME_CACHE_DIR = Path(env.str("AIRDOCK_RUNTIME_CACHE_DIR", default=str(VAR_DIR / "runtime-cache")))
 AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/amd64"])
 # Prebuilt images a deploy may name besides the deployment's own repository (shell-style patterns,

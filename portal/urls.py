@@ -14,6 +14,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", api.urls),
     path("hooks/git/<int:pk>/", git_webhook, name="git_webhook"),
+    path("", include("runtime.urls")),
     path("", include("tenancy.urls")),
     path("", include("deployments.urls")),
 ]

@@ -30,6 +30,14 @@ if ! docker image inspect "$DEBIAN_IMAGE" >/dev/null 2>&1; then
   log "imported $DEBIAN_IMAGE"
 fi
 
+# The database and broker image every deployment's data plane runs (Debian packages).
+SERVICES_IMAGE=${AIRDOCK_RUNTIME_SERVICES_IMAGE:-airdock/services:bookworm}
+if ! docker image inspect "$SERVICES_IMAGE" >/dev/null 2>&1; then
+  docker build -t "$SERVICES_IMAGE" --build-arg DEBIAN_IMAGE="$DEBIAN_IMAGE" "$ROOT/images/services" \
+    >/tmp/airdock-services-image.log 2>&1 || { tail -n 20 /tmp/airdock-services-image.log >&2; exit 1; }
+  log "built $SERVICES_IMAGE"
+fi
+
 context=$(mktemp -d /tmp/airdock-runtime.XXXXXX)
 trap 'rm -rf "$context"' EXIT
 cp -r "$ROOT/images/runtime/." "$context/"

@@ -104,6 +104,19 @@ else
   log "docker engine started (bridge $BRIDGE)"
 fi
 
+# Swarm: the engine runs the deployments' Airflow components. Its gateway bridge (where the
+# components reach this machine, and the portal answers their agents) gets a fixed address.
+GWBRIDGE_SUBNET=${AIRDOCK_GWBRIDGE_SUBNET:-172.31.251.0/24}
+if ! docker network inspect docker_gwbridge >/dev/null 2>&1; then
+  docker network create --subnet "$GWBRIDGE_SUBNET" --gateway "${GWBRIDGE_SUBNET%.0/24}.1" \
+    --opt com.docker.network.bridge.name=docker_gwbridge --opt com.docker.network.bridge.enable_icc=false \
+    --opt com.docker.network.bridge.enable_ip_masquerade=true docker_gwbridge >/dev/null
+  log "made docker_gwbridge ($GWBRIDGE_SUBNET)"
+fi
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+  log "the engine is now a swarm manager"
+fi
 # Registry: htpasswd authentication; deletes off (garbage collection runs offline)
 REGISTRY_PASSWORD=$(secret registry.password)
 htpasswd -Bbn airdock "$REGISTRY_PASSWORD" >"$SECRETS/registry.htpasswd.new" 2>/dev/null

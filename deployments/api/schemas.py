@@ -64,10 +64,13 @@ class ComponentOut(Schema):
     """One running Airflow component and what it really runs (filled in by the data plane)."""
 
     name: str
-    state: str
-    replicas: int
-    running_image_digest: str
-    running_dag_bundle_version: str
+    state: str  # healthy, starting, draining (an old worker finishing its tasks), unhealthy, stopped
+    replicas: int  # desired
+    running: int  # tasks running now
+    running_image_digest: str  # from the engine, per task (comma-separated while they differ)
+    running_dag_bundle_version: str  # from the component's own agent
+    reason: str = ""
+    grace_ends_at: str | None = None  # draining: when the old worker is stopped at the latest
 
 
 class DeploymentOut(Schema):
@@ -109,7 +112,7 @@ class DeploymentOut(Schema):
 
     @staticmethod
     def resolve_components(obj: Deployment) -> list:
-        return []  # no component runs yet: the data plane reports them
+        return obj.runtime_components  # as the data plane last observed them
 
 
 class StepOut(Schema):

@@ -82,6 +82,17 @@ class Deployment(models.Model):
         default=dict, blank=True,
         help_text="The current project checked on newer Astro Runtimes, in the background after each deploy.",
     )
+    worker_grace_period = models.PositiveIntegerField(
+        "worker grace period (seconds)", default=24 * 3600,
+        help_text="How long an old Celery worker may finish its running tasks after an image deploy before it is stopped.",
+    )
+    runtime_components = models.JSONField(
+        default=list, blank=True, help_text="What each Airflow component really runs, as last observed.",
+    )
+    runtime_migrated_digest = models.CharField(
+        max_length=100, blank=True, help_text="The image whose database migrations have run on the metadata database.",
+    )
+    runtime_observed_at = models.DateTimeField(null=True, blank=True)
     current_deploy = models.ForeignKey(
         "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

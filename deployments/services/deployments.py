@@ -11,11 +11,13 @@ from tenancy.audit import Actor, audit_record
 from tenancy.models import Workspace
 
 from ..models import Deployment
+from . import runtime
 from .git import git_check_url
 
 EDITABLE_FIELDS = (
     "name", "description", "runtime_image", "executor", "worker_queues",
     "dag_deploy_enabled", "pytest_by_default", "git_url", "git_branch", "git_subdir", "webhook_secret",
+    "worker_grace_period",
 )
 
 
@@ -73,4 +75,6 @@ def deployment_update(*, deployment: Deployment, actor: Actor | None = None, **f
     if changed:
         audit_record(organization=deployment.workspace.organization, action="deployment.update",
                      target=deployment.name, actor=actor, changed=changed)
+        if deployment.desired_image_digest:
+            runtime.reconcile_soon(deployment.pk)  # worker queues, grace period, ... roll out
     return deployment

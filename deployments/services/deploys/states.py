@@ -16,6 +16,7 @@ from tenancy.audit import Actor, audit_record
 
 from ... import events
 from ...models import Deploy, Deployment, DeployStep
+from .. import runtime
 
 logger = logging.getLogger(__name__)
 State = Deploy.State
@@ -151,3 +152,4 @@ def deploy_activate(*, deploy: Deploy) -> None:
     deploy.state, deploy.finished_at = State.SUCCEEDED, now
     events.deploy_state(deploy, DeployStep.objects.get(deploy=deploy, name=State.ACTIVATING))
     events.deployment_changed(deployment)
+    runtime.reconcile_soon(deployment.pk)

@@ -1,0 +1,169 @@
+"""Airdock's agent, PID 1 of every Airflow component container (shipped as a Swarm config, so it
+does not depend on what the tenant's image holds; standard library only).
+
+It fetches the deployment's DAG bundle from the portal, checks it against its version (the sha256
+of the canonical tar), unpacks it beside the old one and swaps a symlink (atomic), before Airflow
+starts and whenever the desired version changes, with no restart. It runs the Airflow command as
+its child, passes SIGTERM on (a Celery worker's warm shutdown), reaps orphans, and reports to the
+portal what it really runs: the bundle on disk, whether Airflow runs, and Airflow's own health
+answer where the component serves one.
+
+    python /airdock-agent.py -- airflow scheduler
+"""
+import gzip
+import hashlib
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+
+PORTAL = os.environ.get("AIRDOCK_PORTAL_URL", "").rstrip("/")
+DEPLOYMENT = os.environ.get("AIRDOCK_DEPLOYMENT_ID", "")
+COMPONENT = os.environ.get("AIRDOCK_COMPONENT", "")
+TASK = os.environ.get("AIRDOCK_TASK_ID", "") or os.uname().nodename
+BUNDLES = os.environ.get("AIRDOCK_BUNDLE_ROOT", "")
+HEALTH_URL = os.environ.get("AIRDOCK_HEALTH_URL", "")
+POLL = float(os.environ.get("AIRDOCK_AGENT_POLL", "2"))
+REPORT_EVERY = float(os.environ.get("AIRDOCK_AGENT_REPORT_EVERY", "5"))
+TOKEN_FILE = "/run/secrets/agent_token"
+
+
+def log(message):
+    print(f"airdock-agent: {message}", file=sys.stderr, flush=True)
+
+
+def request(path, body=None, timeout=30):
+    with open(TOKEN_FILE) as fh:
+        token = fh.read().strip()
+    headers = {"Authorization": f"Bearer {DEPLOYMENT}.{token}"}
+    data = None
+    if body is not None:
+        data, headers["Content-Type"] = json.dumps(body).encode(), "application/json"
+    req = urllib.request.Request(PORTAL + path, data=data, headers=headers, method="POST" if body is not None else "GET")
+    with urllib.request.urlopen(req, timeout=timeout) as answer:
+        return answer.read()
+
+
+def current_version():
+    link = os.path.join(BUNDLES, "current")
+    return os.path.basename(os.readlink(link)) if os.path.islink(link) else ""
+
+
+def install(version):
+    """Fetch, verify and unpack the bundle, then swap `current` to it in one rename."""
+    data = request(f"/runtime/agent/bundles/{version}", timeout=120)
+    tar_bytes = gzip.decompress(data)
+    if hashlib.sha256(tar_bytes).hexdigest() != version:
+        raise ValueError(f"bundle {version[:12]} does not match its version; refused")
+    target = os.path.join(BUNDLES, version)
+    partial = target + ".partial"
+    shutil.rmtree(partial, ignore_errors=True)
+    os.makedirs(partial)
+    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as archive:
+        for member in archive.getmembers():
+            name = member.name
+            if not member.isfile() or not name.startswith("dags/") or ".." in name.split("/") or name.startswith("/"):
+                raise ValueError(f"bundle {version[:12]} holds an unexpected entry {name!r}; refused")
+            path = os.path.join(partial, name[len("dags/"):])
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as out:
+                out.write(archive.extractfile(member).read())
+    shutil.rmtree(target, ignore_errors=True)
+    os.rename(partial, target)
+    link = os.path.join(BUNDLES, "current.new")
+    if os.path.lexists(link):
+        os.unlink(link)
+    os.symlink(version, link)
+    os.replace(link, os.path.join(BUNDLES, "current"))
+    keep = {version, "current"}
+    for old in sorted(os.listdir(BUNDLES), key=lambda n: os.path.getmtime(os.path.join(BUNDLES, n)))[:-3]:
+        if old not in keep:  # the two before it stay, for tasks that started on them
+            shutil.rmtree(os.path.join(BUNDLES, old), ignore_errors=True)
+    log(f"DAG bundle {version[:12]} in place")
+
+
+def sync():
+    """Bring the bundle on disk to the desired version; return an error message or ""."""
+    if not BUNDLES or not PORTAL:
+        return ""
+    try:
+        desired = json.loads(request("/runtime/agent/desired", timeout=15)).get("dag_bundle_version", "")
+        if desired and desired != current_version():
+            install(desired)
+        return ""
+    except (OSError, ValueError, urllib.error.URLError, tarfile.TarError, EOFError) as exc:
+        return f"cannot fetch the DAG bundle: {exc}"
+
+
+def health():
+    if not HEALTH_URL:
+        return {}
+    try:
+        with urllib.request.urlopen(HEALTH_URL, timeout=5) as answer:
+            return json.loads(answer.read())
+    except (OSError, ValueError) as exc:
+        return {"unreachable": str(exc)[:200]}
+
+
+def report(process, message=""):
+    if not PORTAL:
+        return
+    body = {"component": COMPONENT, "task_id": TASK, "container": os.uname().nodename, "process": process,
+            "dag_bundle_version": current_version() if BUNDLES else "", "airflow_health": health() if process == "running" else {},
+            "message": message[:500]}
+    try:
+        request("/runtime/agent/report", body, timeout=10)
+    except (OSError, urllib.error.URLError) as exc:
+        log(f"cannot report to the portal: {exc}")
+
+
+def main(argv):
+    command = argv[argv.index("--") + 1:] if "--" in argv else argv
+    if BUNDLES:
+        os.makedirs(BUNDLES, exist_ok=True)
+        while True:  # Airflow starts on the desired DAGs, never on none
+            error = sync()
+            if not error and current_version():
+                break
+            report("starting", error or "waiting for the DAG bundle")
+            log(error or "waiting for the DAG bundle")
+            time.sleep(5)
+    child = subprocess.Popen(command)
+    stopping = []
+
+    def forward(signum, _frame):
+        stopping.append(signum)
+        try:
+            child.send_signal(signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(signum, forward)
+    last_report, error = 0.0, ""
+    while True:
+        try:  # PID 1 reaps every orphan, and notices its own child's end
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            pid, status = 0, 0
+        if pid == child.pid:
+            code = os.waitstatus_to_exitcode(status)
+            report("exited", f"{' '.join(command)} exited with {code}")
+            return code if code >= 0 else 128 - code
+        if not stopping:
+            error = sync()
+        if time.monotonic() - last_report >= REPORT_EVERY:
+            report("stopping" if stopping else "running", error)
+            last_report = time.monotonic()
+        time.sleep(POLL if pid == 0 else 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,171 @@
+"""What a deployment really runs, from the engine (each Swarm task's image digest and state) and
+from the components themselves (each agent's report: the DAG bundle on disk, Airflow's health),
+compared with desired state: the status the user sees.
+
+DEPLOYING until every component runs the desired image and bundle and is healthy, then HEALTHY;
+UNHEALTHY, with the reason, when a component is down, silent, or still behind past the deadline."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from deployments import events
+from deployments.models import Deployment
+
+from . import spec as specs
+from . import swarm
+from .models import ComponentReport
+
+# Airflow's health answer names these components (the API server / webserver reports it).
+HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processor": "dag_processor"}
+
+
+def _digest(image: str) -> str:
+    return image.rpartition("@")[2] if "@" in image else ""
+
+
+def _since(value: str) -> datetime | None:
+    return parse_datetime(value[:26] + "Z") if value else None
+
+
+def _airflow_health(reports: list[ComponentReport]) -> dict:
+    for report in reports:
+        if report.component in ("api-server", "webserver") and report.process == "running" and report.airflow_health:
+            return report.airflow_health
+    return {}
+
+
+def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict], reports: dict, *,
+               want_digest: str, want_bundle: str, airflow_health: dict, started: datetime, now: datetime) -> list[dict]:
+    """One entry for the component, and one per group of old tasks still draining."""
+    heartbeat = timedelta(seconds=settings.AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT)
+    deadline = started + timedelta(seconds=settings.AIRDOCK_RUNTIME_ROLLOUT_DEADLINE)
+    data = name in specs.DATA_COMPONENTS
+    replicas = expected.replicas if expected else 0
+    current = [t for t in tasks if t["desired"] == "running"]
+    running = [t for t in current if t["state"] == "running"]
+    entries, problems = [], []
+    ok = 0
+    for task in running:
+        report = reports.get(task["id"])
+        digest = _digest(task["image"])
+        if data:
+            ok += 1
+            continue
+        if want_digest and digest != want_digest:
+            problems.append(f"runs {digest[:19]}… not {want_digest[:19]}…")
+        elif report is None or report.process != "running":
+            problems.append("its agent has not reported yet" if report is None else (report.message or f"Airflow is {report.process}"))
+        elif now - report.reported_at > heartbeat:
+            problems.append(f"no heartbeat for {int((now - report.reported_at).total_seconds())} s")
+        elif want_bundle and report.dag_bundle_version != want_bundle:
+            problems.append(f"has DAG bundle {report.dag_bundle_version[:12] or 'none'} not {want_bundle[:12]}")
+        else:
+            ok += 1
+    key = HEALTH_KEYS.get(name)
+    if key and airflow_health and ok:
+        health = airflow_health.get(key) or {}
+        if health.get("status") != "healthy":
+            problems.append(f"Airflow reports it {health.get('status') or 'unknown'}")
+            ok = 0
+    failed = [t for t in current if t["state"] in ("failed", "rejected", "orphaned")]
+    if failed and not running:
+        problems.append(failed[-1]["error"] or failed[-1]["state"])
+    if replicas == 0:
+        state = "stopped"
+    elif ok >= replicas and not problems:
+        state = "healthy"
+    elif now < deadline and not (failed and now - started > heartbeat):
+        state = "starting"
+    else:
+        state = "unhealthy"
+    entry = {
+        "name": name, "state": state, "replicas": replicas, "running": len(running),
+        "running_image_digest": ",".join(sorted({_digest(t["image"]) for t in running})) if running else "",
+        "running_dag_bundle_version": ",".join(sorted({
+            reports[t["id"]].dag_bundle_version for t in running if t["id"] in reports and reports[t["id"]].dag_bundle_version
+        })),
+        "reason": "; ".join(dict.fromkeys(problems)) if state != "healthy" else "",
+        "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"]),
+                   "dag_bundle_version": reports[t["id"]].dag_bundle_version if t["id"] in reports else ""}
+                  for t in running],
+    }
+    entries.append(entry)
+    draining = [t for t in tasks if t["desired"] in ("shutdown", "remove") and t["state"] in ("running", "preparing", "starting")]
+    if draining and expected is not None:
+        since = min(filter(None, (_since(t["since"]) for t in draining)), default=now)
+        entries.append({
+            "name": name, "state": "draining", "replicas": 0, "running": len(draining),
+            "running_image_digest": ",".join(sorted({_digest(t["image"]) for t in draining})),
+            "running_dag_bundle_version": "", "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"])} for t in draining],
+            "reason": "finishing its running tasks",
+            "grace_ends_at": (since + timedelta(seconds=expected.stop_grace_seconds)).isoformat(),
+        })
+    return entries
+
+
+def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | None) -> list[dict]:
+    now = timezone.now()
+    reports = {r.task_id: r for r in ComponentReport.objects.filter(deployment=deployment)}
+    started = deployment.current_deploy.finished_at if deployment.current_deploy and deployment.current_deploy.finished_at else deployment.updated_at
+    want_digest = deployment.desired_image_digest
+    want_bundle = deployment.desired_dag_bundle_version
+    expected = {s.name: s for s in (wanted.services if wanted else [])}
+    health = _airflow_health(list(reports.values()))
+    out: list[dict] = []
+    for name, service in expected.items():
+        component = service.labels.get("io.airdock.component", name)
+        tasks = swarm.service_tasks(name)
+        bundle = want_bundle if component not in specs.DATA_COMPONENTS else ""
+        out += _component(component, service, tasks, reports, want_digest=want_digest if component not in specs.DATA_COMPONENTS else "",
+                          want_bundle=bundle, airflow_health=health, started=started, now=now)
+    live = {t["id"] for entry in out for t in entry["tasks"]}
+    ComponentReport.objects.filter(deployment=deployment, reported_at__lt=now - timedelta(hours=1)).exclude(task_id__in=live).delete()
+    return out
+
+
+def status_of(components: list[dict], deployment: Deployment) -> tuple[str, str]:
+    serving = [c for c in components if c["state"] != "draining"]
+    unhealthy = [c for c in serving if c["state"] == "unhealthy"]
+    if unhealthy:
+        return Deployment.Status.UNHEALTHY, "; ".join(f"{c['name']}: {c['reason'] or 'unhealthy'}" for c in unhealthy)
+    waiting = [c for c in serving if c["state"] not in ("healthy", "stopped")]
+    if waiting:
+        return Deployment.Status.DEPLOYING, "Waiting for " + ", ".join(
+            f"{c['name']} ({c['reason'] or c['state']})" for c in waiting)
+    draining = [c for c in components if c["state"] == "draining"]
+    reason = f"Running deploy {deployment.current_deploy_id}"
+    if draining:
+        reason += "; old " + ", ".join(c["name"] for c in draining) + " finishing their tasks"
+    return Deployment.Status.HEALTHY, reason + "."
+
+
+def observe(deployment_id: int) -> Deployment | None:
+    """Refresh what the deployment runs and its status; publish a live event when either changed."""
+    from .models import RuntimeCredentials
+
+    deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
+    if deployment is None or not deployment.desired_image_digest:
+        return deployment
+    creds = RuntimeCredentials.objects.filter(deployment=deployment).first()
+    if creds is None:
+        return deployment  # never reconciled yet
+    wanted = specs.desired(deployment, creds, portal_url="")
+    components = components_observed(deployment, wanted)
+    status, reason = status_of(components, deployment)
+    if deployment.status == Deployment.Status.UNHEALTHY and deployment.status_reason.startswith(
+            "The database migrations") and deployment.runtime_migrated_digest != wanted.migrate.labels["io.airdock.image"]:
+        status, reason = deployment.status, deployment.status_reason  # stays until a pass migrates
+    changed = (status, reason, components) != (deployment.status, deployment.status_reason, deployment.runtime_components)
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk).update(
+            status=status, status_reason=reason[:500], runtime_components=components, runtime_observed_at=timezone.now(),
+        )
+        deployment.status, deployment.status_reason, deployment.runtime_components = status, reason[:500], components
+        if changed:
+            events.deployment_changed(deployment)
+    return deployment

@@ -1,0 +1,142 @@
+"""The reconcile pass: compare a deployment's desired state with what Swarm runs and ask Swarm to
+converge. Every step is idempotent (content-addressed secrets, specs compared by hash), so running
+it twice changes nothing and a pass cut short (the portal restarted) is finished by the next one.
+
+Order: network, secrets, the agent's config, the database and broker, the database migrations of a
+new image (a one-off job, before any component runs the image), the Airflow components (rolling,
+start-first), then whatever of the deployment no spec names any more is removed."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+
+import django_rq
+import docker.errors
+from django.conf import settings
+from django.db import transaction
+
+from deployments import events
+from deployments.models import Deployment
+
+from . import spec as specs
+from . import swarm
+from .models import RuntimeCredentials
+from .observe import observe
+
+logger = logging.getLogger(__name__)
+
+
+def portal_url() -> str:
+    """Where agents reach the portal: the setting, or this machine on the swarm's gateway bridge."""
+    if settings.AIRDOCK_RUNTIME_PORTAL_URL:
+        return settings.AIRDOCK_RUNTIME_PORTAL_URL.rstrip("/")
+    return f"http://{swarm.gateway_address()}:{settings.AIRDOCK_PORT}"
+
+
+LOCK_SECONDS = 60
+
+
+@contextlib.contextmanager
+def _lock(deployment_id: int):
+    """One pass per deployment at a time, across workers. The lock lives a minute and a long pass
+    renews it while it works, so one left by a killed pass is gone within a minute."""
+    lock = django_rq.get_connection("default").lock(
+        f"airdock:reconcile:{deployment_id}", timeout=LOCK_SECONDS, blocking_timeout=5,
+    )
+    if not lock.acquire():
+        yield None
+        return
+    try:
+        yield lock
+    finally:
+        with contextlib.suppress(Exception):
+            lock.release()
+
+
+def _set_status(deployment: Deployment, status: str, reason: str) -> None:
+    with transaction.atomic():
+        Deployment.objects.filter(pk=deployment.pk).update(status=status, status_reason=reason[:500])
+        deployment.status, deployment.status_reason = status, reason[:500]
+        events.deployment_changed(deployment)
+
+
+def reconcile(deployment_id: int) -> str:
+    """Converge one deployment; return what was done, in a few words."""
+    deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
+    if deployment is None:
+        teardown(deployment_id)
+        return "deployment gone: removed what ran"
+    if not deployment.desired_image_digest:
+        return "nothing to run yet"
+    with _lock(deployment_id) as lock:
+        if lock is None:
+            return "another pass is running"
+        try:
+            done = _converge(deployment, renew=lock.reacquire)
+        except swarm.SwarmError as exc:
+            _set_status(deployment, Deployment.Status.UNHEALTHY, f"The runtime cannot converge: {exc}")
+            raise
+    observe(deployment_id)
+    return done
+
+
+def _converge(deployment: Deployment, renew) -> str:
+    swarm.swarm_check()
+    creds, _ = RuntimeCredentials.objects.get_or_create(deployment=deployment)
+    wanted = specs.desired(deployment, creds, portal_url=portal_url())
+    labels = specs.labels(deployment)
+    swarm.network_ensure(wanted.network, labels)
+    for name, value in wanted.secrets.items():
+        swarm.secret_ensure(name, value.encode(), labels)
+    swarm.config_ensure(specs.agent_config_name(), specs.AGENT_SOURCE.read_bytes(), {"io.airdock.agent": "1"})
+    changed = [s.name for s in wanted.data if swarm.service_apply(s) != "unchanged"]
+    image = wanted.migrate.labels["io.airdock.image"]
+    if deployment.runtime_migrated_digest != image:
+        error = _migrate(wanted.migrate, renew)
+        if error:
+            _set_status(deployment, Deployment.Status.UNHEALTHY,
+                        f"The database migrations of the new image failed, so the components keep their old image: {error}")
+            return "migrations failed"
+        Deployment.objects.filter(pk=deployment.pk).update(runtime_migrated_digest=image)
+    changed += [s.name for s in wanted.airflow if swarm.service_apply(s) != "unchanged"]
+    names = {s.name for s in wanted.services} | {wanted.migrate.name}
+    for service in swarm.services_list(specs.owner_labels(deployment.pk)):
+        if service.name not in names:
+            swarm.service_remove(service.name)
+            changed.append(f"-{service.name}")
+    swarm.objects_prune("secrets", specs.owner_labels(deployment.pk), keep=set(wanted.secrets))
+    return f"changed {', '.join(changed)}" if changed else "in sync"
+
+
+def _migrate(job: swarm.ServiceSpec, renew) -> str:
+    """Run `airflow db migrate` of the new image once, to completion; return an error or ""."""
+    existing = swarm.service_get(job.name)
+    if existing is not None and existing.attrs["Spec"]["Labels"].get(swarm.SPEC_LABEL) != job.digest():
+        swarm.service_remove(job.name)  # an earlier image's job
+        for _ in range(60):
+            if swarm.service_get(job.name) is None:
+                break
+            time.sleep(0.5)
+    swarm.service_apply(job)
+    deadline = time.monotonic() + settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT
+    while time.monotonic() < deadline:
+        tasks = swarm.service_tasks(job.name)
+        if any(t["state"] == "complete" for t in tasks):
+            return ""
+        failed = [t for t in tasks if t["state"] in ("failed", "rejected")]
+        if failed:
+            logs = swarm.service_logs(job.name, tail=8).strip().splitlines()
+            return f"{failed[0]['error'] or failed[0]['state']}; {' | '.join(logs[-4:])}"[:400]
+        renew()
+        time.sleep(1)
+    return f"still running after {settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT} s (AIRDOCK_RUNTIME_MIGRATE_TIMEOUT)"
+
+
+def teardown(deployment_id: int) -> None:
+    """Remove every service, secret and the network of a deployment (its volumes stay: data)."""
+    for service in swarm.services_list(specs.owner_labels(deployment_id)):
+        swarm.service_remove(service.name)
+    with contextlib.suppress(docker.errors.APIError):
+        swarm.objects_prune("secrets", specs.owner_labels(deployment_id), keep=set())
+        swarm.network_remove(f"{specs.prefix(deployment_id)}-net")

@@ -1,0 +1,199 @@
+"""Desired state of one deployment's data plane, as Swarm specs: its overlay network, its metadata
+database and Celery broker, the database migration job, and one service per Airflow component of
+its line (Airflow 2: webserver, scheduler, triggerer; Airflow 3: api-server, scheduler,
+dag-processor, triggerer) plus one per worker queue, all from the deployment's image by digest."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+
+from deployments.models import Deployment
+
+from .models import RuntimeCredentials
+from .swarm import FileRef, ServiceSpec
+
+AGENT_SOURCE = Path(__file__).parent / "agent" / "airdock_agent.py"
+AGENT_PATH = "/airdock-agent.py"
+SCRATCH = "/opt/airdock"  # tmpfs: AIRFLOW_HOME (config, logs) and the DAG bundles
+BUNDLE_ROOT = f"{SCRATCH}/dags"
+API_PORT = 8080
+DATA_COMPONENTS = ("db", "broker")
+
+
+def prefix(deployment_id: int) -> str:
+    return f"{settings.AIRDOCK_RUNTIME_NAME_PREFIX}-d{deployment_id}"
+
+
+def owner_labels(deployment_id: int) -> dict[str, str]:
+    """What marks a Swarm object as this portal's, for this deployment."""
+    return {"io.airdock.instance": settings.AIRDOCK_RUNTIME_NAME_PREFIX, "io.airdock.deployment": str(deployment_id)}
+
+
+def labels(deployment: Deployment, component: str = "") -> dict[str, str]:
+    found = {**owner_labels(deployment.pk), "io.airdock.organization": deployment.workspace.organization.slug}
+    if component:
+        found["io.airdock.component"] = component
+    return found
+
+
+def airflow_components(major: int) -> dict[str, tuple[str, ...]]:
+    """The long-running components of an Airflow line (workers come from the worker queues)."""
+    if major >= 3:
+        return {
+            "api-server": ("airflow", "api-server", "--port", str(API_PORT)),
+            "scheduler": ("airflow", "scheduler"),
+            "dag-processor": ("airflow", "dag-processor"),
+            "triggerer": ("airflow", "triggerer"),
+        }
+    return {
+        "webserver": ("airflow", "webserver", "--port", str(API_PORT)),
+        "scheduler": ("airflow", "scheduler"),
+        "triggerer": ("airflow", "triggerer"),
+    }
+
+
+def worker_components(deployment: Deployment) -> dict[str, tuple[tuple[str, ...], int]]:
+    return {
+        f"worker-{queue['name']}": (
+            ("airflow", "celery", "worker", "--queues", queue["name"], "--concurrency", str(queue["concurrency"])),
+            int(queue["workers"]),
+        )
+        for queue in deployment.worker_queues
+    }
+
+
+def secret_payloads(creds: RuntimeCredentials) -> dict[str, str]:
+    db = f"airflow:{creds.db_password}@db:5432/airflow"
+    return {
+        "db_password": creds.db_password,
+        "broker_password": creds.broker_password,
+        "sql_alchemy_conn": f"postgresql+psycopg2://{db}",
+        "result_backend": f"db+postgresql://{db}",
+        "broker_url": f"redis://:{creds.broker_password}@broker:6379/0",
+        "fernet_key": creds.fernet_key,
+        "jwt_secret": creds.jwt_secret,
+        "agent_token": creds.agent_token,
+    }
+
+
+def secret_name(deployment_id: int, purpose: str, value: str) -> str:
+    """Swarm secrets cannot change: a new value gets a new name (the hash of the value)."""
+    return f"{prefix(deployment_id)}-{purpose}-{hashlib.sha256(value.encode()).hexdigest()[:10]}"
+
+
+def agent_config_name() -> str:
+    return f"airdock-agent-{hashlib.sha256(AGENT_SOURCE.read_bytes()).hexdigest()[:12]}"
+
+
+@dataclass
+class DeploymentSpec:
+    network: str
+    data: list[ServiceSpec]
+    migrate: ServiceSpec
+    airflow: list[ServiceSpec]
+    secrets: dict[str, str]  # name -> value
+
+    @property
+    def services(self) -> list[ServiceSpec]:
+        return [*self.data, *self.airflow]
+
+
+def _airflow_env(deployment: Deployment, major: int, component: str, portal_url: str) -> dict[str, str]:
+    dags = f"{BUNDLE_ROOT}/current" if deployment.desired_dag_bundle_version else "/usr/local/airflow/dags"
+    env = {
+        "AIRFLOW_HOME": f"{SCRATCH}/home",
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": dags,
+        "AIRFLOW__CORE__PLUGINS_FOLDER": "/usr/local/airflow/plugins",
+        "AIRFLOW__CORE__HOSTNAME_CALLABLE": "airflow.utils.net.get_host_ip_address",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_CMD": "cat /run/secrets/sql_alchemy_conn",
+        "AIRFLOW__CELERY__BROKER_URL_CMD": "cat /run/secrets/broker_url",
+        "AIRFLOW__CELERY__RESULT_BACKEND_CMD": "cat /run/secrets/result_backend",
+        "AIRFLOW__CORE__FERNET_KEY_CMD": "cat /run/secrets/fernet_key",
+        "AIRDOCK_PORTAL_URL": portal_url,
+        "AIRDOCK_DEPLOYMENT_ID": str(deployment.pk),
+        "AIRDOCK_COMPONENT": component,
+        "AIRDOCK_TASK_ID": "{{.Task.ID}}",
+        "AIRDOCK_BUNDLE_ROOT": BUNDLE_ROOT if deployment.desired_dag_bundle_version else "",
+        "AIRDOCK_HEALTH_URL": "",
+    }
+    if major >= 3:
+        env.update({
+            "AIRFLOW__API_AUTH__JWT_SECRET_CMD": "cat /run/secrets/jwt_secret",
+            "AIRFLOW__API__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
+            # Only the deployment's own network reaches the API server; the portal's sign-in guards the UI.
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+        })
+        if component == "api-server":
+            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"
+    else:
+        env.update({
+            "AIRFLOW__WEBSERVER__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
+            "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.default",
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+        })
+        if component == "webserver":
+            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}/health"
+    return env
+
+
+def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: str) -> DeploymentSpec:
+    """The whole data plane of a deployment that has an image."""
+    major = deployment.airflow_major or 3
+    net = f"{prefix(deployment.pk)}-net"
+    payloads = secret_payloads(creds)
+    names = {purpose: secret_name(deployment.pk, purpose, value) for purpose, value in payloads.items()}
+    image = f"{deployment.desired_image_repository}@{deployment.desired_image_digest}"
+
+    def ref(purpose: str, mode: int = 0o400) -> FileRef:
+        return FileRef(names[purpose], purpose, mode=mode)
+
+    airflow_secrets = tuple(ref(p) for p in ("sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token"))
+    data_constraints = ("node.role==manager",)  # their volumes live on the manager
+    data = [
+        ServiceSpec(
+            name=f"{prefix(deployment.pk)}-db", image=settings.AIRDOCK_RUNTIME_SERVICES_IMAGE, command=("airdock-postgres",),
+            labels=labels(deployment, "db"), user="postgres", network=net, aliases=("db",),
+            secrets=(ref("db_password", mode=0o444),), volumes=((f"{prefix(deployment.pk)}-db", "/data"),),
+            tmpfs=("/tmp",), start_first=False, constraints=data_constraints,
+        ),
+        ServiceSpec(
+            name=f"{prefix(deployment.pk)}-broker", image=settings.AIRDOCK_RUNTIME_SERVICES_IMAGE, command=("airdock-redis",),
+            labels=labels(deployment, "broker"), user="redis", network=net, aliases=("broker",),
+            secrets=(ref("broker_password", mode=0o444),), volumes=((f"{prefix(deployment.pk)}-broker", "/var/lib/redis"),),
+            tmpfs=("/tmp",), start_first=False, constraints=data_constraints,
+        ),
+    ]
+    agent = (FileRef(agent_config_name(), AGENT_PATH, mode=0o444),)
+
+    def component(name: str, command: tuple[str, ...], replicas: int = 1, grace: int = 60, aliases=()) -> ServiceSpec:
+        return ServiceSpec(
+            name=f"{prefix(deployment.pk)}-{name}", image=image, command=("python", AGENT_PATH, "--", *command),
+            labels={**labels(deployment, name), "io.airdock.deploy": str(deployment.current_deploy_id or "")},
+            env=_airflow_env(deployment, major, name, portal_url), network=net, aliases=aliases,
+            secrets=airflow_secrets, configs=agent, tmpfs=("/tmp", SCRATCH), replicas=replicas,
+            stop_grace_seconds=grace,
+        )
+
+    airflow = [component(name, command, aliases=(name,)) for name, command in airflow_components(major).items()]
+    airflow += [
+        component(name, command, replicas=replicas, grace=deployment.worker_grace_period)
+        for name, (command, replicas) in worker_components(deployment).items()
+    ]
+    # The database may still be starting: wait for it (up to 2 minutes), then migrate.
+    migrate = component("migrate", ("bash", "-c", "for _ in $(seq 40); do airflow db check >/dev/null 2>&1 && break; "
+                                    "sleep 3; done; exec airflow db migrate"))
+    migrate = ServiceSpec(**{
+        **migrate.__dict__, "job": True, "labels": {**migrate.labels, "io.airdock.image": image},
+        "env": {**migrate.env, "AIRDOCK_BUNDLE_ROOT": ""},  # migrations need no DAGs
+    })
+    return DeploymentSpec(network=net, data=data, migrate=migrate, airflow=airflow,
+                          secrets={names[p]: v for p, v in payloads.items()})

@@ -1,0 +1,9 @@
+from django.urls import path
+
+from . import agent_api
+
+urlpatterns = [
+    path("runtime/agent/desired", agent_api.desired, name="runtime_agent_desired"),
+    path("runtime/agent/bundles/<str:version>", agent_api.bundle, name="runtime_agent_bundle"),
+    path("runtime/agent/report", agent_api.report, name="runtime_agent_report"),
+]
