@@ -9,6 +9,7 @@ from . import reconcile as reconciling
 from .observe import observe
 
 logger = logging.getLogger(__name__)
+RECONCILE_JOB = "runtime.jobs.reconcile_deployment"
 
 
 def reconcile_deployment(deployment_id: int) -> str:

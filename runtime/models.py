@@ -29,6 +29,7 @@ class RuntimeCredentials(models.Model):
     broker_password = SecretCharField(max_length=128, default=_token)
     fernet_key = SecretCharField(max_length=128, default=_fernet_key)
     jwt_secret = SecretCharField(max_length=128, default=_token)
+    admin_password = SecretCharField(max_length=128, default=_token, help_text="Airflow 2's admin user, for the REST API.")
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self) -> str:

@@ -76,6 +76,7 @@ def secret_payloads(creds: RuntimeCredentials) -> dict[str, str]:
         "fernet_key": creds.fernet_key,
         "jwt_secret": creds.jwt_secret,
         "agent_token": creds.agent_token,
+        "admin_password": creds.admin_password,
     }
 
 
@@ -136,9 +137,10 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
     else:
         env.update({
             "AIRFLOW__WEBSERVER__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
-            "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.default",
+            "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__WEBSERVER__WORKERS": "2",
         })
         if component == "webserver":
             env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}/health"
@@ -156,7 +158,8 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
     def ref(purpose: str, mode: int = 0o400) -> FileRef:
         return FileRef(names[purpose], purpose, mode=mode)
 
-    airflow_secrets = tuple(ref(p) for p in ("sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token"))
+    airflow_secrets = tuple(ref(p) for p in (
+        "sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token", "admin_password"))
     data_constraints = ("node.role==manager",)  # their volumes live on the manager
     data = [
         ServiceSpec(
@@ -189,8 +192,11 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         for name, (command, replicas) in worker_components(deployment).items()
     ]
     # The database may still be starting: wait for it (up to 2 minutes), then migrate.
-    migrate = component("migrate", ("bash", "-c", "for _ in $(seq 40); do airflow db check >/dev/null 2>&1 && break; "
-                                    "sleep 3; done; exec airflow db migrate"))
+    script = "for _ in $(seq 40); do airflow db check >/dev/null 2>&1 && break; sleep 3; done; airflow db migrate"
+    if major < 3:  # Airflow 2's REST API takes its admin user (basic auth), made once
+        script += (" && { airflow users list -o plain | grep -qw airdock || airflow users create -r Admin -u airdock"
+                   " -e airdock@localhost -f Airdock -l Admin -p \"$(cat /run/secrets/admin_password)\"; }")
+    migrate = component("migrate", ("bash", "-c", script))
     migrate = ServiceSpec(**{
         **migrate.__dict__, "job": True, "labels": {**migrate.labels, "io.airdock.image": image},
         "env": {**migrate.env, "AIRDOCK_BUNDLE_ROOT": ""},  # migrations need no DAGs

@@ -11,6 +11,16 @@ $PY manage.py rqworker deploys default --with-scheduler >var/logs/rqworker.log 2
 worker=$!
 $PY manage.py airdock_reaper --every 60 >var/logs/reaper.log 2>&1 &
 reaper=$!
-trap 'kill $worker $reaper 2>/dev/null || true' EXIT INT TERM
+$PY manage.py airdock_runtime_watch --every 5 >var/logs/runtime-watch.log 2>&1 &
+watch=$!
+trap 'kill $worker $reaper $watch 2>/dev/null || true' EXIT INT TERM
+# The deployments' components reach the portal (for DAG bundles and reports) on the swarm's gateway bridge.
+PORT=${AIRDOCK_PORT:-8000}
+GATEWAY=$(docker network inspect docker_gwbridge --format '{{(index .IPAM.Config 0).Gateway}}' 2>/dev/null || true)
+extra=()
+if [ -n "$GATEWAY" ]; then
+  extra=(-e "tcp:port=$PORT:interface=$GATEWAY")
+  export DJANGO_ALLOWED_HOSTS=${DJANGO_ALLOWED_HOSTS:-127.0.0.1,localhost,[::1],$GATEWAY}
+fi
 echo "RQ worker running (pid $worker, log var/logs/rqworker.log). Serving on http://127.0.0.1:8000/ — Ctrl-C stops."
-$PY -m daphne -b 127.0.0.1 -p "${AIRDOCK_PORT:-8000}" portal.asgi:application
+$PY -m daphne -b 127.0.0.1 -p "$PORT" "${extra[@]}" portal.asgi:application

@@ -1,0 +1,73 @@
+"""Helpers of the runtime tests: deploy a project for real, talk to a deployment's Airflow through
+its own REST API (from inside its API server's container: nothing of it is published), list its
+containers."""
+import io
+import json
+import time
+
+import docker
+
+from deployments.models import Deploy
+from deployments.services import deploys
+from tests.projects import pack
+
+LINES = {  # Airflow line -> (Runtime line of tests.projects, REST API prefix, the API server component)
+    3: ("3.1", "/api/v2", "api-server"),
+    2: ("2.10", "/api/v1", "webserver"),
+}
+
+
+def deploy(deployment, user, root, kind=Deploy.Kind.IMAGE_AND_DAGS) -> Deploy:
+    made = deploys.deploy_create(deployment=deployment, user=user, archive=io.BytesIO(pack(root)), kind=kind)
+    deploys.deploy_execute(deploy_id=made.pk)
+    made.refresh_from_db()
+    assert made.state == Deploy.State.SUCCEEDED, made.error
+    return made
+
+
+def service_containers(deployment_id: int, component: str = "") -> list:
+    suffix = f"-d{deployment_id}-{component}" if component else f"-d{deployment_id}-"
+    return [c for c in docker.from_env().containers.list(filters={"label": "com.docker.swarm.service.name"})
+            if (c.labels["com.docker.swarm.service.name"].endswith(suffix) if component
+                else suffix in c.labels["com.docker.swarm.service.name"])]
+
+
+def airflow_api(deployment_id: int, major: int, method: str, path: str, body: dict | None = None) -> dict:
+    """Call Airflow's REST API; Airflow 3's simple auth manager hands out a token on the deployment's network."""
+    _, prefix, server = LINES[major]
+    container = service_containers(deployment_id, server)[0]
+    token = ("token = json.load(urllib.request.urlopen('http://127.0.0.1:8080/auth/token', timeout=30))['access_token']\n"
+             "headers['Authorization'] = 'Bearer ' + token\n") if major >= 3 else (  # Airflow 2: its admin user
+        "import base64\npassword = open('/run/secrets/admin_password').read().strip()\n"
+        "headers['Authorization'] = 'Basic ' + base64.b64encode(('airdock:' + password).encode()).decode()\n")
+    script = (
+        "import json, urllib.request\nheaders = {'Content-Type': 'application/json'}\n" + token
+        + f"req = urllib.request.Request('http://127.0.0.1:8080{prefix}{path}', method={method!r}, "
+        f"data={json.dumps(body).encode() if body is not None else None!r}, headers=headers)\n"
+        "print(urllib.request.urlopen(req, timeout=30).read().decode())\n"
+    )
+    result = container.exec_run(["python", "-c", script])
+    assert result.exit_code == 0, result.output.decode()[-2000:]
+    return json.loads(result.output)
+
+
+def run_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 240) -> dict:
+    """Unpause and trigger a DAG; wait for its run to finish; return the run."""
+    airflow_api(deployment_id, major, "PATCH", f"/dags/{dag_id}", {"is_paused": False})
+    run = airflow_api(deployment_id, major, "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None} if major >= 3 else {})
+    deadline = time.monotonic() + timeout
+    while (run := airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}"))["state"] not in ("success", "failed"):
+        assert time.monotonic() < deadline, f"the DAG run is still {run['state']}"
+        time.sleep(3)
+    return run
+
+
+def wait_for_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            assert airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}")["dag_id"] == dag_id
+            return
+        except AssertionError:
+            assert time.monotonic() < deadline, f"{dag_id} never appeared in Airflow"
+            time.sleep(3)
