@@ -195,6 +195,39 @@ def report(deploy: dict) -> int:
     return 1
 
 
+DATA_COMPONENTS = ("db", "broker")
+
+
+def wait_until_live(client: Client, deployment_id: int, deploy: dict, deadline: float) -> int:
+    """After a deploy succeeded: wait until the deployment is HEALTHY with every Airflow component
+    running the deploy's image and DAG bundle (as astro deploy --wait does); 1 if it turns UNHEALTHY."""
+    last = ""
+    while True:
+        deployment = client.request("GET", f"/deployments/{deployment_id}")
+        if deployment["current_deploy_id"] != deploy["id"]:
+            print(f"Deploy {deploy['id']} was followed by deploy {deployment['current_deploy_id']}.", file=sys.stderr)
+            return 1
+        serving = [c for c in deployment["components"] if c["name"] not in DATA_COMPONENTS and c["state"] != "draining"]
+        live = bool(serving) and all(
+            c["running_image_digest"] == deployment["desired_image_digest"]
+            and c["running_dag_bundle_version"] in ("", deployment["desired_dag_bundle_version"]) for c in serving)
+        if deployment["status"] == "HEALTHY" and live:
+            print(f"Deployment {deployment['name']} is HEALTHY on deploy {deploy['id']}: "
+                  + ", ".join(f"{c['name']} {c['running_image_digest'][7:19]}" for c in serving), flush=True)
+            return 0
+        if deployment["status"] == "UNHEALTHY":
+            print(f"Deployment {deployment['name']} is UNHEALTHY: {deployment['status_reason']}", file=sys.stderr)
+            return 1
+        if deployment["status_reason"] != last:
+            print(f"{deployment['status']}: {deployment['status_reason']}", flush=True)
+            last = deployment["status_reason"]
+        if time.monotonic() > deadline:
+            print(f"Deployment {deployment['name']} is not running deploy {deploy['id']} yet after --wait-time; "
+                  "it goes on in the portal.", file=sys.stderr)
+            return 1
+        time.sleep(2)
+
+
 def cmd_deploy(client: Client, args: argparse.Namespace) -> int:
     kind = "dags" if args.dags else "image" if args.image else "image_and_dags"
     fields = {"kind": kind, "description": args.description or "", "force": str(args.force).lower()}
@@ -213,7 +246,11 @@ def cmd_deploy(client: Client, args: argparse.Namespace) -> int:
     print(f"Deploy {deploy['id']} queued: {deploy['url']}", flush=True)
     if not args.wait:
         return 0
-    return report(follow(client, deploy["id"], args.wait_time))
+    deadline = time.monotonic() + args.wait_time
+    finished = follow(client, deploy["id"], args.wait_time)
+    if report(finished) != 0:
+        return 1
+    return wait_until_live(client, args.deployment_id, finished, deadline)
 
 
 def cmd_deploys_list(client: Client, args: argparse.Namespace) -> int:
@@ -230,7 +267,9 @@ def cmd_rollback(client: Client, args: argparse.Namespace) -> int:
     print(f"Deploy {deploy['id']} queued: rolling back to deploy {args.deploy_id}", flush=True)
     if not args.wait:
         return 0
-    return report(follow(client, deploy["id"], args.wait_time))
+    deadline = time.monotonic() + args.wait_time
+    finished = follow(client, deploy["id"], args.wait_time)
+    return report(finished) or wait_until_live(client, args.deployment_id, finished, deadline)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -247,7 +286,9 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--pytest", action="store_true", help="Run the project's tests/ too.")
     d.add_argument("--test", help="Run pytest on this path under tests/.")
     d.add_argument("--description", default="")
-    d.add_argument("--wait", action="store_true", help="Follow the log; exit non-zero if the deploy fails.")
+    d.add_argument("--wait", action="store_true", help=(
+        "Follow the log, then wait until the deployment is HEALTHY on the new image and DAG bundle; "
+        "exit non-zero if the deploy fails or the deployment turns UNHEALTHY."))
     d.add_argument("--wait-time", type=int, default=3600)
     d.set_defaults(run=cmd_deploy)
     deploys = sub.add_parser("deploys", help="Deploy history.").add_subparsers(dest="deploys_command", required=True)

@@ -15,6 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from deployments.models import Deployment
 from deployments.services import bundles
 
+from . import spec as specs
+from . import swarm
 from .models import ComponentReport, RuntimeCredentials
 
 VERSION = re.compile(r"^[0-9a-f]{64}$")
@@ -33,6 +35,15 @@ def _deployment(request: HttpRequest) -> Deployment | None:
     return creds.deployment
 
 
+def api_server_addresses(deployment_id: int) -> list[str]:
+    addresses = []
+    for component in ("api-server", "webserver"):
+        for task in swarm.service_tasks(f"{specs.prefix(deployment_id)}-{component}"):
+            if task["desired"] == "running" and task["state"] == "running":
+                addresses += task["addresses"]
+    return addresses
+
+
 def _refused() -> JsonResponse:
     return JsonResponse({"detail": "Unknown agent token."}, status=401)
 
@@ -42,7 +53,12 @@ def desired(request: HttpRequest) -> JsonResponse:
     deployment = _deployment(request)
     if deployment is None:
         return _refused()
-    return JsonResponse({"dag_bundle_version": deployment.desired_dag_bundle_version})
+    return JsonResponse({
+        "dag_bundle_version": deployment.desired_dag_bundle_version,
+        # Where the API server runs now, from Swarm: a worker that drains (and so has lost the
+        # network's DNS) still reaches it through its agent.
+        "api_servers": api_server_addresses(deployment.pk),
+    })
 
 
 @require_GET

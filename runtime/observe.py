@@ -120,9 +120,18 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
     for name, service in expected.items():
         component = service.labels.get("io.airdock.component", name)
         tasks = swarm.service_tasks(name)
+        found = swarm.service_get(name)
+        drift = swarm.service_drift(found, service) if found is not None else ""
         bundle = want_bundle if component not in specs.DATA_COMPONENTS else ""
-        out += _component(component, service, tasks, reports, want_digest=want_digest if component not in specs.DATA_COMPONENTS else "",
-                          want_bundle=bundle, airflow_health=health, started=started, now=now)
+        entries = _component(component, service, tasks, reports, want_digest=want_digest if component not in specs.DATA_COMPONENTS else "",
+                             want_bundle=bundle, airflow_health=health, started=started, now=now)
+        if drift:  # changed by hand: not a rollout to wait for; the next reconcile puts it back
+            entries[0].update(state="unhealthy", reason="; ".join(filter(None, [drift, entries[0]["reason"]])))
+        if found is None:
+            entries[0]["reason"] = "its Swarm service is missing (the next reconcile makes it)"
+            if entries[0]["state"] != "starting":
+                entries[0]["state"] = "unhealthy"
+        out += entries
     live = {t["id"] for entry in out for t in entry["tasks"]}
     ComponentReport.objects.filter(deployment=deployment, reported_at__lt=now - timedelta(hours=1)).exclude(task_id__in=live).delete()
     return out

@@ -20,6 +20,7 @@ AGENT_PATH = "/airdock-agent.py"
 SCRATCH = "/opt/airdock"  # tmpfs: AIRFLOW_HOME (config, logs) and the DAG bundles
 BUNDLE_ROOT = f"{SCRATCH}/dags"
 API_PORT = 8080
+AGENT_PROXY_PORT = 18080
 DATA_COMPONENTS = ("db", "broker")
 
 
@@ -126,7 +127,9 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
         env.update({
             "AIRFLOW__API_AUTH__JWT_SECRET_CMD": "cat /run/secrets/jwt_secret",
             "AIRFLOW__API__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://api-server:{API_PORT}/execution/",
+            # Through the agent: a draining worker loses Swarm's DNS, the agent knows the API server's address.
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{AGENT_PROXY_PORT}/execution/",
+            "AIRDOCK_API_PROXY": f"api-server:{API_PORT}:{AGENT_PROXY_PORT}",
             # Only the deployment's own network reaches the API server; the portal's sign-in guards the UI.
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

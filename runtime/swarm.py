@@ -173,7 +173,8 @@ def service_apply(spec: ServiceSpec) -> str:
     client = _client()
     labels = {**spec.labels, SPEC_LABEL: spec.digest()}
     existing = service_get(spec.name)
-    if existing is not None and existing.attrs["Spec"].get("Labels", {}).get(SPEC_LABEL) == labels[SPEC_LABEL]:
+    if existing is not None and not service_drift(existing, spec) and \
+            existing.attrs["Spec"].get("Labels", {}).get(SPEC_LABEL) == labels[SPEC_LABEL]:
         return "unchanged"
     auth = engine.registry_auth(spec.image)
     if auth:  # sent with the create or update, so that every node pulls the image with it
@@ -183,7 +184,7 @@ def service_apply(spec: ServiceSpec) -> str:
     update = UpdateConfig(parallelism=1, order="start-first" if spec.start_first else "stop-first", failure_action="continue")
     kwargs = dict(
         name=spec.name, labels=labels, mode=mode, update_config=None if spec.job else update,
-        endpoint_spec=EndpointSpec(mode="dnsrr"), networks=template["Networks"] if spec.network else None,
+        endpoint_spec=EndpointSpec(mode="dnsrr"),  # networks live in the task template (Spec.Networks is deprecated)
     )
     try:
         if existing is None:
@@ -194,6 +195,18 @@ def service_apply(spec: ServiceSpec) -> str:
         return "updated"
     except docker.errors.APIError as exc:
         raise SwarmError(f"Swarm refused the service {spec.name}: {exc.explanation or exc}") from exc
+
+
+def service_drift(service, spec: ServiceSpec) -> str:
+    """What was changed on the service outside Airdock (its image, its replicas), or ""."""
+    current = service.attrs["Spec"]
+    image = current["TaskTemplate"]["ContainerSpec"]["Image"]
+    if image != spec.image:
+        return f"its image was changed to {image.rpartition('@')[2][:19] or image}… outside Airdock"
+    replicas = current.get("Mode", {}).get("Replicated", {}).get("Replicas")
+    if not spec.job and replicas is not None and replicas != spec.replicas:
+        return f"it was scaled to {replicas} outside Airdock (desired {spec.replicas})"
+    return ""
 
 
 def service_get(name: str):
@@ -232,6 +245,9 @@ def service_tasks(name: str) -> list[dict]:
             "image": task["Spec"]["ContainerSpec"]["Image"],
             "container": status.get("ContainerStatus", {}).get("ContainerID", ""),
             "exit_code": status.get("ContainerStatus", {}).get("ExitCode"),
+            "addresses": [address.split("/")[0] for attachment in task.get("NetworksAttachments") or []
+                          if not attachment.get("Network", {}).get("Spec", {}).get("Ingress")
+                          for address in attachment.get("Addresses") or []],
         })
     return out
 

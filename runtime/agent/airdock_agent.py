@@ -17,9 +17,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tarfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -33,6 +35,8 @@ HEALTH_URL = os.environ.get("AIRDOCK_HEALTH_URL", "")
 POLL = float(os.environ.get("AIRDOCK_AGENT_POLL", "2"))
 REPORT_EVERY = float(os.environ.get("AIRDOCK_AGENT_REPORT_EVERY", "5"))
 TOKEN_FILE = "/run/secrets/agent_token"
+PROXY = os.environ.get("AIRDOCK_API_PROXY", "")  # "api-server:8080:18080": name, its port, the local port
+API_SERVERS = []  # the API server's addresses as Swarm reports them (the portal passes them on)
 
 
 def log(message):
@@ -89,17 +93,65 @@ def install(version):
     log(f"DAG bundle {version[:12]} in place")
 
 
-def sync():
-    """Bring the bundle on disk to the desired version; return an error message or ""."""
-    if not BUNDLES or not PORTAL:
+def sync(bundles=True):
+    """Learn the desired state; bring the bundle on disk to it (unless draining); return an error or ""."""
+    if not PORTAL or not (BUNDLES or PROXY):
         return ""
     try:
-        desired = json.loads(request("/runtime/agent/desired", timeout=15)).get("dag_bundle_version", "")
-        if desired and desired != current_version():
+        answer = json.loads(request("/runtime/agent/desired", timeout=15))
+        API_SERVERS[:] = answer.get("api_servers") or API_SERVERS
+        desired = answer.get("dag_bundle_version", "")
+        if bundles and BUNDLES and desired and desired != current_version():
             install(desired)
         return ""
     except (OSError, ValueError, urllib.error.URLError, tarfile.TarError, EOFError) as exc:
         return f"cannot fetch the DAG bundle: {exc}"
+
+
+def _pipe(source, target):
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for end in (source, target):
+            try:
+                end.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def _upstream(name, port):
+    """The API server: by the network's DNS while it answers, else where Swarm last said it runs."""
+    candidates = []
+    try:
+        candidates.append(socket.gethostbyname(name))
+    except OSError:
+        pass
+    candidates += [a for a in API_SERVERS if a not in candidates]
+    for address in candidates:
+        try:
+            return socket.create_connection((address, port), timeout=5)
+        except OSError:
+            continue
+    raise OSError(f"no API server answers (tried {candidates or 'none'})")
+
+
+def proxy():
+    """Forward 127.0.0.1:<local port> to the deployment's API server, whatever its address now."""
+    name, port, local = PROXY.rsplit(":", 2)
+    server = socket.create_server(("127.0.0.1", int(local)))
+    while True:
+        client, _ = server.accept()
+        try:
+            upstream = _upstream(name, int(port))
+        except OSError as exc:
+            log(str(exc))
+            client.close()
+            continue
+        for source, target in ((client, upstream), (upstream, client)):
+            threading.Thread(target=_pipe, args=(source, target), daemon=True).start()
 
 
 def health():
@@ -126,6 +178,8 @@ def report(process, message=""):
 
 def main(argv):
     command = argv[argv.index("--") + 1:] if "--" in argv else argv
+    if PROXY:
+        threading.Thread(target=proxy, daemon=True).start()
     if BUNDLES:
         os.makedirs(BUNDLES, exist_ok=True)
         while True:  # Airflow starts on the desired DAGs, never on none
@@ -159,6 +213,8 @@ def main(argv):
             return code if code >= 0 else 128 - code
         if not stopping:
             error = sync()
+        elif PROXY:  # a draining worker keeps its DAGs and keeps learning where the API server is
+            sync(bundles=False)
         if time.monotonic() - last_report >= REPORT_EVERY:
             report("stopping" if stopping else "running", error)
             last_report = time.monotonic()

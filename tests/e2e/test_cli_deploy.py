@@ -1,4 +1,5 @@
-"""The airdock CLI end to end: a live server, a real RQ worker, the real services."""
+"""The airdock CLI end to end: a live server, a real RQ worker, the real services, and the runtime:
+`airdock deploy --wait` returns once the deployment is HEALTHY on the new image and DAG bundle."""
 import os
 import subprocess
 import sys
@@ -9,10 +10,12 @@ import django_rq
 import pytest
 from rq import SimpleWorker
 
-from deployments.models import Deploy
+from deployments.models import Deploy, Deployment
 from deployments.services import tokens
+from runtime.jobs import observe_all
 from tenancy.models import WorkspaceMembership
 from tests.projects import BROKEN_DAG, make_project
+from tests.runtime.conftest import agent_portal, torn_down  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.services]
 Role = WorkspaceMembership.Role
@@ -26,17 +29,22 @@ def airdock(*args, url, token, cwd=None) -> subprocess.CompletedProcess:
 
 
 def work_while(process: subprocess.Popen) -> None:
-    """Be the RQ worker (in this thread, the main one) until the CLI process ends."""
-    queue = django_rq.get_queue("deploys")
-    worker = SimpleWorker([queue], connection=queue.connection)
+    """Be the RQ worker (deploys, then the reconcile jobs) and the runtime watcher, in this thread
+    (the main one), until the CLI process ends."""
+    queues = [django_rq.get_queue("deploys"), django_rq.get_queue("default")]
+    worker = SimpleWorker(queues, connection=queues[0].connection)
     while process.poll() is None:
         worker.work(burst=True)
-        time.sleep(0.3)
+        observe_all()
+        time.sleep(1)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_cli_deploys_a_project_end_to_end_and_fails_ci_on_a_failed_deploy(live_server, org, workspace, deployment, tmp_path):
+def test_the_cli_deploys_a_project_end_to_end_and_fails_ci_on_a_failed_deploy(agent_portal, torn_down, org, workspace, deployment, tmp_path):
+    live_server = agent_portal
+    torn_down.append(deployment.pk)
     django_rq.get_queue("deploys").empty()
+    django_rq.get_queue("default").empty()
     raw = tokens.token_create(organization=org, role=Role.AUTHOR, workspace=workspace, name="ci")[1]
     project = make_project(tmp_path / "project")
     (project / ".dockerignore").write_text((project / ".dockerignore").read_text() + "secret-notes.txt\n")
@@ -49,6 +57,8 @@ def test_the_cli_deploys_a_project_end_to_end_and_fails_ci_on_a_failed_deploy(li
     out, err = ok.communicate()
     assert ok.returncode == 0, out + err
     assert "build triggers" in out and "succeeded" in out
+    assert f"Deployment {deployment.name} is HEALTHY on deploy" in out  # --wait: until it really runs
+    assert Deployment.objects.get(pk=deployment.pk).status == Deployment.Status.HEALTHY
     deploy = Deploy.objects.latest("pk")
     assert deploy.state == Deploy.State.SUCCEEDED and deploy.description == "from CI"
     assert "secret-notes.txt" not in "\n".join(deploy.log_lines.values_list("text", flat=True))

@@ -6,6 +6,7 @@ import json
 import time
 
 import docker
+import docker.errors
 
 from deployments.models import Deploy
 from deployments.services import deploys
@@ -26,16 +27,18 @@ def deploy(deployment, user, root, kind=Deploy.Kind.IMAGE_AND_DAGS) -> Deploy:
 
 
 def service_containers(deployment_id: int, component: str = "") -> list:
-    suffix = f"-d{deployment_id}-{component}" if component else f"-d{deployment_id}-"
-    return [c for c in docker.from_env().containers.list(filters={"label": "com.docker.swarm.service.name"})
-            if (c.labels["com.docker.swarm.service.name"].endswith(suffix) if component
-                else suffix in c.labels["com.docker.swarm.service.name"])]
+    """The deployment's running containers (of one component), newest first. Sparse: a container that
+    goes away while it is listed is simply not there (no inspect per container)."""
+    labels = ["io.airdock.instance=airdocktest", f"io.airdock.deployment={deployment_id}"]
+    if component:
+        labels.append(f"io.airdock.component={component}")
+    found = docker.from_env().containers.list(sparse=True, filters={"label": labels, "status": "running"})
+    return sorted(found, key=lambda c: c.attrs.get("Created", 0), reverse=True)
 
 
 def airflow_api(deployment_id: int, major: int, method: str, path: str, body: dict | None = None) -> dict:
     """Call Airflow's REST API; Airflow 3's simple auth manager hands out a token on the deployment's network."""
     _, prefix, server = LINES[major]
-    container = service_containers(deployment_id, server)[0]
     token = ("token = json.load(urllib.request.urlopen('http://127.0.0.1:8080/auth/token', timeout=30))['access_token']\n"
              "headers['Authorization'] = 'Bearer ' + token\n") if major >= 3 else (  # Airflow 2: its admin user
         "import base64\npassword = open('/run/secrets/admin_password').read().strip()\n"
@@ -46,9 +49,16 @@ def airflow_api(deployment_id: int, major: int, method: str, path: str, body: di
         f"data={json.dumps(body).encode() if body is not None else None!r}, headers=headers)\n"
         "print(urllib.request.urlopen(req, timeout=30).read().decode())\n"
     )
-    result = container.exec_run(["python", "-c", script])
-    assert result.exit_code == 0, result.output.decode()[-2000:]
-    return json.loads(result.output)
+    for attempt in range(6):  # during a rollout an API server may be starting or stopping: ask again
+        try:
+            container = service_containers(deployment_id, server)[0]
+            result = container.exec_run(["python", "-c", script])
+        except (IndexError, docker.errors.APIError):
+            result = None
+        if result is not None and result.exit_code == 0:
+            return json.loads(result.output)
+        time.sleep(5)
+    raise AssertionError(result.output.decode()[-2000:] if result else f"no {server} container to ask")
 
 
 def run_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 240) -> dict:

@@ -1,5 +1,6 @@
 """The data plane against the real engine: a swarm, the deployments' images in the registry, real
 Airflow. An agent-facing portal (a live server on the swarm's gateway bridge) answers the agents."""
+import os
 import time
 
 import docker
@@ -52,7 +53,7 @@ def clean_swarm() -> None:
     for service in client.services.list(filters={"label": f"io.airdock.instance={PREFIX}"}):
         service.remove()
     deadline = time.monotonic() + 90
-    while client.containers.list(all=True, filters={"name": f"{PREFIX}-d"}) and time.monotonic() < deadline:
+    while client.api.containers(all=True, filters={"label": f"io.airdock.instance={PREFIX}"}) and time.monotonic() < deadline:
         time.sleep(1)
     for secret in client.secrets.list(filters={"label": f"io.airdock.instance={PREFIX}"}):
         secret.remove()
@@ -71,4 +72,5 @@ def torn_down():
     clean_swarm()
     ids: list[int] = []
     yield ids
-    clean_swarm()
+    if not os.environ.get("AIRDOCK_TEST_KEEP_SWARM"):  # set it to look at a failed test's services
+        clean_swarm()
