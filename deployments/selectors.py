@@ -3,7 +3,7 @@ is built from the user's memberships (tenancy.selectors) or the token's scope.""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from tenancy.models import Organization, Workspace
 from tenancy.selectors import (  # noqa: F401 - the access questions views ask, in one place
@@ -30,9 +30,18 @@ def deploys_for_user(user: AbstractBaseUser) -> QuerySet[Deploy]:
     return Deploy.objects.filter(deployment__in=deployments_for_user(user))
 
 
+def _with_latest_attempt(deployments: QuerySet[Deployment]) -> QuerySet[Deployment]:
+    """Annotate the latest deploy (any state) beside the live one: a failed CI deploy shows."""
+    latest = Deploy.objects.filter(deployment=OuterRef("pk")).order_by("-pk")
+    return deployments.annotate(
+        latest_deploy_id=Subquery(latest.values("pk")[:1]),
+        latest_deploy_state=Subquery(latest.values("state")[:1]),
+    )
+
+
 def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
     """Every deployment the user can see, with what the dashboard shows, in a bounded number of queries."""
-    return (
+    return _with_latest_attempt(
         deployments_for_user(user)
         .select_related("workspace__organization", "current_deploy")
         .order_by("workspace__organization__name", "workspace__name", "name")
@@ -40,7 +49,7 @@ def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
 
 
 def workspace_deployments(workspace: Workspace) -> QuerySet[Deployment]:
-    return workspace.deployments.select_related("current_deploy")
+    return _with_latest_attempt(workspace.deployments.select_related("current_deploy"))
 
 
 def organization_deployment(organization: Organization, pk: int | str) -> Deployment:

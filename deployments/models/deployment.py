@@ -42,7 +42,7 @@ class Deployment(models.Model):
     """One Airflow environment: what it should run (desired state) and how it is configured."""
 
     class Status(models.TextChoices):
-        CREATING = "CREATING", "Creating"
+        CREATING = "CREATING", "Not deployed yet"
         DEPLOYING = "DEPLOYING", "Deploying"
         HEALTHY = "HEALTHY", "Healthy"
         UNHEALTHY = "UNHEALTHY", "Unhealthy"
@@ -134,6 +134,23 @@ class Deployment(models.Model):
         if parts.scheme and "@" in parts.netloc:
             return urlunsplit(parts._replace(netloc="***@" + parts.netloc.rsplit("@", 1)[1]))
         return self.git_url
+
+    @property
+    def runtime_sync(self) -> dict:
+        """Desired vs what the components report, at a glance: {"in_sync", "healthy", "total",
+        "behind": [component names], "draining": n}, from the data plane's last observation."""
+        serving = [c for c in self.runtime_components if c.get("state") != "draining" and c.get("name") not in ("db", "broker")]
+        behind = [
+            c["name"] for c in serving
+            if c.get("running_image_digest") != self.desired_image_digest
+            or c.get("running_dag_bundle_version", "") not in ("", self.desired_dag_bundle_version)
+        ]
+        every = [c for c in self.runtime_components if c.get("state") != "draining"]
+        return {
+            "in_sync": bool(serving) and not behind, "behind": behind,
+            "healthy": sum(c.get("state") == "healthy" for c in every), "total": len(every),
+            "draining": sum(c.get("state") == "draining" for c in self.runtime_components),
+        }
 
     @property
     def airflow_major(self) -> int | None:

@@ -15,7 +15,6 @@ from deployments.services import tokens
 from runtime.jobs import observe_all
 from tenancy.models import WorkspaceMembership
 from tests.projects import BROKEN_DAG, make_project
-from tests.runtime.conftest import agent_portal, torn_down  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.services]
 Role = WorkspaceMembership.Role

@@ -39,6 +39,7 @@ def test_a_deployment_runs_its_deploys_and_reports_what_it_runs(major, agent_por
     first = deploy(deployment, alice, root)
     reconcile_deployment(deployment.pk)
     wait_for(deployment.pk, lambda d: d.status == Deployment.Status.HEALTHY, timeout=420, what="HEALTHY")
+    assert reconcile_deployment(deployment.pk) == "in sync"  # a second pass changes nothing
 
     raw = tokens.token_create(organization=org, role=WorkspaceMembership.Role.OWNER, name="t")[1]
     answer = Client().get(f"/api/v1/deployments/{deployment.pk}", HTTP_AUTHORIZATION=f"Bearer {raw}").json()
