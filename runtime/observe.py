@@ -18,7 +18,7 @@ from deployments.models import Deployment
 
 from . import spec as specs
 from . import swarm
-from .models import ComponentReport
+from .models import ComponentReport, RuntimeCredentials
 
 # Airflow's health answer names these components (the API server / webserver reports it).
 HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processor": "dag_processor"}
@@ -155,8 +155,6 @@ def status_of(components: list[dict], deployment: Deployment) -> tuple[str, str]
 
 def observe(deployment_id: int) -> Deployment | None:
     """Refresh what the deployment runs and its status; publish a live event when either changed."""
-    from .models import RuntimeCredentials
-
     deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
     if deployment is None or not deployment.desired_image_digest:
         return deployment

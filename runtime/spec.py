@@ -5,7 +5,7 @@ dag-processor, triggerer) plus one per worker queue, all from the deployment's i
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -200,9 +200,9 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         script += (" && { airflow users list -o plain | grep -qw airdock || airflow users create -r Admin -u airdock"
                    " -e airdock@localhost -f Airdock -l Admin -p \"$(cat /run/secrets/admin_password)\"; }")
     migrate = component("migrate", ("bash", "-c", script))
-    migrate = ServiceSpec(**{
-        **migrate.__dict__, "job": True, "labels": {**migrate.labels, "io.airdock.image": image},
-        "env": {**migrate.env, "AIRDOCK_BUNDLE_ROOT": ""},  # migrations need no DAGs
-    })
+    migrate = replace(
+        migrate, job=True, labels={**migrate.labels, "io.airdock.image": image},
+        env={**migrate.env, "AIRDOCK_BUNDLE_ROOT": ""},  # migrations need no DAGs
+    )
     return DeploymentSpec(network=net, data=data, migrate=migrate, airflow=airflow,
                           secrets={names[p]: v for p, v in payloads.items()})
