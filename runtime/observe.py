@@ -6,6 +6,7 @@ DEPLOYING until every component runs the desired image and bundle and is healthy
 UNHEALTHY, with the reason, when a component is down, silent, or still behind past the deadline."""
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -29,7 +30,8 @@ def _digest(image: str) -> str:
 
 
 def _since(value: str) -> datetime | None:
-    return parse_datetime(value[:26] + "Z") if value else None
+    """A Swarm time stamp: RFC 3339 with up to nine decimals (Go drops trailing zeros)."""
+    return parse_datetime(re.sub(r"(\.\d{1,6})\d*", r"\1", value)) if value else None
 
 
 def _airflow_health(reports: list[ComponentReport]) -> dict:
@@ -40,7 +42,8 @@ def _airflow_health(reports: list[ComponentReport]) -> dict:
 
 
 def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict], reports: dict, *,
-               want_digest: str, want_bundle: str, airflow_health: dict, started: datetime, now: datetime) -> list[dict]:
+               want_digest: str, want_bundle: str, airflow_health: dict, started: datetime, now: datetime,
+               nodes: dict[str, str]) -> list[dict]:
     """One entry for the component, and one per group of old tasks still draining."""
     heartbeat = timedelta(seconds=settings.AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT)
     deadline = started + timedelta(seconds=settings.AIRDOCK_RUNTIME_ROLLOUT_DEADLINE)
@@ -50,6 +53,7 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
     running = [t for t in current if t["state"] == "running"]
     entries, problems = [], []
     ok = 0
+    late = f" for {int((now - started).total_seconds() // 60)} min" if now >= deadline else ""  # past the deadline
     for task in running:
         report = reports.get(task["id"])
         digest = _digest(task["image"])
@@ -57,13 +61,13 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
             ok += 1
             continue
         if want_digest and digest != want_digest:
-            problems.append(f"runs {digest[:19]}… not {want_digest[:19]}…")
+            problems.append(f"runs {digest[:19]}… not {want_digest[:19]}…{late}")
         elif report is None or report.process != "running":
             problems.append("its agent has not reported yet" if report is None else (report.message or f"Airflow is {report.process}"))
         elif now - report.reported_at > heartbeat:
             problems.append(f"no heartbeat for {int((now - report.reported_at).total_seconds())} s")
         elif want_bundle and report.dag_bundle_version != want_bundle:
-            problems.append(f"has DAG bundle {report.dag_bundle_version[:12] or 'none'} not {want_bundle[:12]}")
+            problems.append(f"has DAG bundle {report.dag_bundle_version[:12] or 'none'} not {want_bundle[:12]}{late}")
         else:
             ok += 1
     key = HEALTH_KEYS.get(name)
@@ -90,8 +94,10 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
             reports[t["id"]].dag_bundle_version for t in running if t["id"] in reports and reports[t["id"]].dag_bundle_version
         })),
         "reason": "; ".join(dict.fromkeys(problems)) if state != "healthy" else "",
+        "nodes": sorted({nodes.get(t["node"], t["node"][:12]) for t in running}),
         "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"]),
-                   "dag_bundle_version": reports[t["id"]].dag_bundle_version if t["id"] in reports else ""}
+                   "dag_bundle_version": reports[t["id"]].dag_bundle_version if t["id"] in reports else "",
+                   "node": nodes.get(t["node"], t["node"][:12])}
                   for t in running],
     }
     entries.append(entry)
@@ -101,7 +107,9 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
         entries.append({
             "name": name, "state": "draining", "replicas": 0, "running": len(draining),
             "running_image_digest": ",".join(sorted({_digest(t["image"]) for t in draining})),
-            "running_dag_bundle_version": "", "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"])} for t in draining],
+            "running_dag_bundle_version": "", "nodes": sorted({nodes.get(t["node"], t["node"][:12]) for t in draining}),
+            "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"]),
+                       "node": nodes.get(t["node"], t["node"][:12])} for t in draining],
             "reason": "finishing its running tasks",
             "grace_ends_at": (since + timedelta(seconds=expected.stop_grace_seconds)).isoformat(),
         })
@@ -116,6 +124,7 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
     want_bundle = deployment.desired_dag_bundle_version
     expected = {s.name: s for s in (wanted.services if wanted else [])}
     health = _airflow_health(list(reports.values()))
+    nodes = swarm.node_names() if expected else {}
     out: list[dict] = []
     for name, service in expected.items():
         component = service.labels.get("io.airdock.component", name)
@@ -124,7 +133,7 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
         drift = swarm.service_drift(found, service) if found is not None else ""
         bundle = want_bundle if component not in specs.DATA_COMPONENTS else ""
         entries = _component(component, service, tasks, reports, want_digest=want_digest if component not in specs.DATA_COMPONENTS else "",
-                             want_bundle=bundle, airflow_health=health, started=started, now=now)
+                             want_bundle=bundle, airflow_health=health, started=started, now=now, nodes=nodes)
         if drift:  # changed by hand: not a rollout to wait for; the next reconcile puts it back
             entries[0].update(state="unhealthy", reason="; ".join(filter(None, [drift, entries[0]["reason"]])))
         if found is None:
@@ -165,7 +174,7 @@ def observe(deployment_id: int) -> Deployment | None:
     components = components_observed(deployment, wanted)
     status, reason = status_of(components, deployment)
     if deployment.status == Deployment.Status.UNHEALTHY and deployment.status_reason.startswith(
-            "The database migrations") and deployment.runtime_migrated_digest != wanted.migrate.labels["io.airdock.image"]:
+            "The database migrations") and deployment.runtime_migrated_image != wanted.migrate.labels["io.airdock.image"]:
         status, reason = deployment.status, deployment.status_reason  # stays until a pass migrates
     changed = (status, reason, components) != (deployment.status, deployment.status_reason, deployment.runtime_components)
     with transaction.atomic():

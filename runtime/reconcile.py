@@ -92,13 +92,13 @@ def _converge(deployment: Deployment, renew) -> str:
     swarm.config_ensure(specs.agent_config_name(), specs.AGENT_SOURCE.read_bytes(), {"io.airdock.agent": "1"})
     changed = [s.name for s in wanted.data if swarm.service_apply(s) != "unchanged"]
     image = wanted.migrate.labels["io.airdock.image"]
-    if deployment.runtime_migrated_digest != image:
+    if deployment.runtime_migrated_image != image:
         error = _migrate(wanted.migrate, renew)
         if error:
             _set_status(deployment, Deployment.Status.UNHEALTHY,
                         f"The database migrations of the new image failed, so the components keep their old image: {error}")
             return "migrations failed"
-        Deployment.objects.filter(pk=deployment.pk).update(runtime_migrated_digest=image)
+        Deployment.objects.filter(pk=deployment.pk).update(runtime_migrated_image=image)
     changed += [s.name for s in wanted.airflow if swarm.service_apply(s) != "unchanged"]
     names = {s.name for s in wanted.services} | {wanted.migrate.name}
     for service in swarm.services_list(specs.owner_labels(deployment.pk)):
@@ -118,6 +118,8 @@ def _migrate(job: swarm.ServiceSpec, renew) -> str:
             if swarm.service_get(job.name) is None:
                 break
             time.sleep(0.5)
+        # Its finished container stays behind otherwise (the new job has not started yet: all are old).
+        swarm.containers_prune({k: job.labels[k] for k in ("io.airdock.instance", "io.airdock.deployment", "io.airdock.component")})
     swarm.service_apply(job)
     deadline = time.monotonic() + settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT
     while time.monotonic() < deadline:
@@ -137,6 +139,7 @@ def teardown(deployment_id: int) -> None:
     """Remove every service, secret and the network of a deployment (its volumes stay: data)."""
     for service in swarm.services_list(specs.owner_labels(deployment_id)):
         swarm.service_remove(service.name)
+    swarm.containers_prune(specs.owner_labels(deployment_id))
     with contextlib.suppress(docker.errors.APIError):
         swarm.objects_prune("secrets", specs.owner_labels(deployment_id), keep=set())
         swarm.network_remove(f"{specs.prefix(deployment_id)}-net")

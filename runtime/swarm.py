@@ -84,12 +84,26 @@ def swarm_check() -> None:
         raise SwarmError(f"The Docker engine does not answer: {exc}") from exc
     if state.get("LocalNodeState") != "active" or not state.get("ControlAvailable"):
         raise SwarmError("The Docker engine is not a swarm manager; `make services` makes it one "
-                         "(docker swarm init --advertise-addr 127.0.0.1).")
+                         "(docker swarm init --advertise-addr <this machine's address>).")
+
+
+def _swarm_network(client: docker.DockerClient, name: str) -> str:
+    """The id of the swarm's network of exactly this name, or "" (the engine may still list a local
+    copy of one just removed from the swarm: that one does not count)."""
+    for network in client.networks.list(names=[name]):
+        if network.name != name:
+            continue  # the filter matches parts of names
+        try:
+            client.api.inspect_network(network.id, scope="swarm")
+        except docker.errors.NotFound:
+            continue
+        return network.id
+    return ""
 
 
 def network_ensure(name: str, labels: dict) -> None:
     client = _client()
-    if client.networks.list(names=[name]):
+    if _swarm_network(client, name):
         return
     try:
         client.networks.create(name, driver="overlay", attachable=False, labels=labels, scope="swarm")
@@ -160,10 +174,12 @@ def _template(client: docker.DockerClient, spec: ServiceSpec) -> TaskTemplate:
     resources = Resources(mem_limit=spec.memory) if spec.memory else Resources()
     resources.setdefault("Limits", {})["Pids"] = spec.pids
     restart = RestartPolicy(condition="none") if spec.job else RestartPolicy(condition="any", delay=5_000_000_000)
-    networks = [NetworkAttachmentConfig(spec.network, aliases=list(spec.aliases))] if spec.network else []
+    networks = [NetworkAttachmentConfig(_swarm_network(client, spec.network) or spec.network, aliases=list(spec.aliases))
+                ] if spec.network else []
     return TaskTemplate(
         container, resources=resources, restart_policy=restart, networks=networks,
-        placement=Placement(constraints=list(spec.constraints)) if spec.constraints else None,
+        # Tasks of a service spread over the swarm's machines; the data services stay where their volumes are.
+        placement=Placement(constraints=list(spec.constraints) or None, preferences=[("spread", "node.id")]),
         log_driver=DriverConfig("json-file", {"max-size": "10m", "max-file": "3"}),
     )
 
@@ -190,7 +206,8 @@ def service_apply(spec: ServiceSpec) -> str:
         if existing is None:
             client.api.create_service(template, **kwargs)
             return "created"
-        kwargs.pop("endpoint_spec")  # fixed at creation
+        # Sent again on every update: an update without it resets the service to a virtual IP (and
+        # rolls every task even when only the number of replicas changed).
         client.api.update_service(existing.id, existing.attrs["Version"]["Index"], template, **kwargs)
         return "updated"
     except docker.errors.APIError as exc:
@@ -229,6 +246,18 @@ def service_remove(name: str) -> None:
             pass
 
 
+def containers_prune(labels: dict) -> None:
+    """Remove the stopped containers with these labels on this engine: Swarm leaves a finished job's
+    container behind, even once its service is gone."""
+    client = _client()
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()], "status": "exited"}
+    for container in client.api.containers(all=True, filters=filters):
+        try:
+            client.api.remove_container(container["Id"])
+        except docker.errors.APIError:
+            pass  # already going
+
+
 def service_tasks(name: str) -> list[dict]:
     """Every task Swarm still knows for the service: its state, desired state and exact image."""
     service = service_get(name)
@@ -250,6 +279,11 @@ def service_tasks(name: str) -> list[dict]:
                           for address in attachment.get("Addresses") or []],
         })
     return out
+
+
+def node_names() -> dict[str, str]:
+    """Every machine of the swarm: node id -> its host name."""
+    return {node.id: node.attrs.get("Description", {}).get("Hostname", node.id[:12]) for node in _client().nodes.list()}
 
 
 def service_logs(name: str, tail: int = 20) -> str:

@@ -74,6 +74,16 @@ else
   log "redis started on 127.0.0.1:$REDIS_PORT"
 fi
 
+# The swarm's own address: AIRDOCK_SWARM_ADDR (this machine's address on the network the other
+# engines share), or by default 172.31.252.1 on a bridge of Airdock's (airdock-swarm), where the
+# tests' second engine, in a network namespace, joins.
+SWARM_ADDR=${AIRDOCK_SWARM_ADDR:-172.31.252.1}
+if [ -z "${AIRDOCK_SWARM_ADDR:-}" ]; then
+  ip link show airdock-swarm >/dev/null 2>&1 || ip link add airdock-swarm type bridge
+  ip -4 addr show dev airdock-swarm | grep -q "inet $SWARM_ADDR/" || ip addr add "$SWARM_ADDR/24" dev airdock-swarm
+  ip link set airdock-swarm up
+fi
+
 # Docker engine, with a bridge network and iptables NAT: containers reach the package indexes but
 # not the host's loopback services. An engine Airdock started without a bridge is restarted.
 start_engine() {
@@ -113,10 +123,29 @@ if ! docker network inspect docker_gwbridge >/dev/null 2>&1; then
     --opt com.docker.network.bridge.enable_ip_masquerade=true docker_gwbridge >/dev/null
   log "made docker_gwbridge ($GWBRIDGE_SUBNET)"
 fi
-if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
-  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
-  log "the engine is now a swarm manager"
+# The manager advertises $SWARM_ADDR (made before the engine starts), so that other engines can join
+# the swarm. Containers never need the swarm's ports: the container-facing bridges may not reach them.
+node_addr=$(docker info --format '{{.Swarm.NodeAddr}}')
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" = active ] && [ "$node_addr" != "$SWARM_ADDR" ]; then
+  if [ -z "$(docker service ls -q)" ] && [ "$(docker info --format '{{.Swarm.Nodes}}')" = 1 ]; then
+    docker swarm leave --force >/dev/null  # an empty one-node swarm on another address: made again
+    log "left the empty swarm that advertised $node_addr"
+  else
+    log "warning: the swarm advertises $node_addr, not $SWARM_ADDR; other engines join it there (README, 'More than one machine')"
+  fi
 fi
+if [ "$(docker info --format '{{.Swarm.LocalNodeState}}')" != active ]; then
+  docker swarm init --advertise-addr "$SWARM_ADDR" --listen-addr "$SWARM_ADDR:2377" >/dev/null
+  log "the engine is now a swarm manager, advertising $SWARM_ADDR"
+fi
+# Tenant containers (builds on $BRIDGE, components on docker_gwbridge) never talk to the swarm's
+# control plane, its gossip or its overlay data path on this machine.
+[ "$(id -u)" = 0 ] && for iface in "$BRIDGE" docker_gwbridge; do
+  for rule in "-p tcp --dport 2377" "-p tcp --dport 7946" "-p udp --dport 7946" "-p udp --dport 4789"; do
+    # shellcheck disable=SC2086
+    iptables -C INPUT -i "$iface" $rule -j DROP 2>/dev/null || iptables -I INPUT -i "$iface" $rule -j DROP
+  done
+done
 # Registry: htpasswd authentication; deletes off (garbage collection runs offline)
 REGISTRY_PASSWORD=$(secret registry.password)
 htpasswd -Bbn airdock "$REGISTRY_PASSWORD" >"$SECRETS/registry.htpasswd.new" 2>/dev/null

@@ -70,6 +70,7 @@ class ComponentOut(Schema):
     running_image_digest: str  # from the engine, per task (comma-separated while they differ)
     running_dag_bundle_version: str  # from the component's own agent
     reason: str = ""
+    nodes: list[str] = []  # the swarm machines (host names) its running tasks are on
     grace_ends_at: str | None = None  # draining: when the old worker is stopped at the latest
 
 

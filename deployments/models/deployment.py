@@ -89,8 +89,9 @@ class Deployment(models.Model):
     runtime_components = models.JSONField(
         default=list, blank=True, help_text="What each Airflow component really runs, as last observed.",
     )
-    runtime_migrated_digest = models.CharField(
-        max_length=100, blank=True, help_text="The image whose database migrations have run on the metadata database.",
+    runtime_migrated_image = models.CharField(
+        max_length=500, blank=True,
+        help_text="The image (repository@digest) whose database migrations have run on the metadata database.",
     )
     runtime_observed_at = models.DateTimeField(null=True, blank=True)
     current_deploy = models.ForeignKey(

@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django import template
+from django.utils.dateparse import parse_datetime
 
 register = template.Library()
 
@@ -15,3 +16,9 @@ def seconds(value: timedelta | None) -> str:
         return f"{total:.1f} s"
     minutes, rest = divmod(int(total), 60)
     return f"{minutes} min {rest:02d} s"
+
+
+@register.filter
+def iso_datetime(value: str):
+    """An ISO 8601 time stamp kept as text (the data plane's JSON) as a datetime, for `timeuntil`."""
+    return parse_datetime(value) if value else None

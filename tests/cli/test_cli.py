@@ -3,6 +3,7 @@ import tarfile
 
 import pytest
 
+from airdock_cli import main as cli
 from airdock_cli.main import CliError, ignored, pack_project
 from tests.projects import make_project
 
@@ -52,7 +53,6 @@ def test_the_cli_never_uploads_what_the_portal_never_ships(tmp_path):
     """The same never-ship list on both sides (the portal's is in deployments.services.archives)."""
     import tarfile
 
-    from airdock_cli import main as cli
     from deployments.services import archives
 
     assert cli.NEVER_UPLOADED_NAMES == archives.EXCLUDED_NAMES and cli.NEVER_UPLOADED_DIRS == archives.EXCLUDED_DIRS
@@ -62,3 +62,42 @@ def test_the_cli_never_uploads_what_the_portal_never_ships(tmp_path):
         (root / name).write_text("x")
     with tarfile.open(fileobj=io.BytesIO(cli.pack_project(root))) as archive:
         assert sorted(archive.getnames()) == ["Dockerfile", "dags/a.py"]
+
+
+class Answers:
+    """A portal that answers GET /deployments/{id} with one state after another (the last one stays)."""
+
+    def __init__(self, *states):
+        self.states = list(states)
+
+    def request(self, method, path):
+        assert (method, path) == ("GET", "/deployments/7")
+        return self.states.pop(0) if len(self.states) > 1 else self.states[0]
+
+
+def deployment(status, running="sha256:old", reason=""):
+    component = {"name": "scheduler", "state": "healthy", "running_image_digest": running, "running_dag_bundle_version": "b1"}
+    return {"name": "etl", "current_deploy_id": 3, "status": status, "status_reason": reason, "desired_image_digest": "sha256:new",
+            "desired_dag_bundle_version": "b1", "components": [component, {**component, "name": "db", "running_image_digest": ""}]}
+
+
+def test_deploy_wait_returns_once_every_component_runs_the_new_versions(capsys, monkeypatch):
+    monkeypatch.setattr(cli.time, "sleep", lambda _: None)
+    portal = Answers(deployment("DEPLOYING", reason="Waiting for scheduler"), deployment("HEALTHY"),
+                     deployment("HEALTHY", running="sha256:new"))
+    assert cli.wait_until_live(portal, 7, {"id": 3}, deadline=cli.time.monotonic() + 60) == 0
+    out = capsys.readouterr().out
+    assert "DEPLOYING: Waiting for scheduler" in out and "Deployment etl is HEALTHY on deploy 3" in out
+
+
+def test_deploy_wait_gives_up_after_the_wait_time_and_says_so(capsys, monkeypatch):
+    monkeypatch.setattr(cli.time, "sleep", lambda _: None)
+    assert cli.wait_until_live(Answers(deployment("DEPLOYING")), 7, {"id": 3}, deadline=cli.time.monotonic() - 1) == 1
+    assert "not running deploy 3 yet after --wait-time" in capsys.readouterr().err
+
+
+def test_deploy_wait_fails_with_the_reason_when_the_deployment_turns_unhealthy(capsys, monkeypatch):
+    monkeypatch.setattr(cli.time, "sleep", lambda _: None)
+    reason = "scheduler: no heartbeat for 95 s"
+    assert cli.wait_until_live(Answers(deployment("UNHEALTHY", reason=reason)), 7, {"id": 3}, deadline=cli.time.monotonic() + 60) == 1
+    assert f"Deployment etl is UNHEALTHY: {reason}" in capsys.readouterr().err

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
 from deployments.models import Deploy, Deployment, validate_worker_queues
+from deployments.services.deployments import deployment_update
 from tests import factories
 
 
@@ -53,3 +54,12 @@ def test_the_one_active_deploy_constraint_covers_exactly_the_active_states():
     constraint = next(c for c in Deploy._meta.constraints if c.name == "one_active_deploy_per_deployment")
     (lookup, states), = constraint.condition.children
     assert lookup == "state__in" and set(states) == set(Deploy.ACTIVE_STATES)
+
+
+def test_a_deployment_the_runtime_has_migrated_still_takes_settings_changes(deployment):
+    """The data plane records the migrated image as repository@digest (over 100 characters)."""
+    deployment.runtime_migrated_image = f"127.0.0.1:5000/acme/deployment-{deployment.pk}@sha256:" + "a" * 64
+    deployment.save()
+    deployment_update(deployment=deployment, worker_grace_period=600)
+    deployment.refresh_from_db()
+    assert deployment.worker_grace_period == 600

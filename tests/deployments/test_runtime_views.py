@@ -1,6 +1,9 @@
 """The dashboard answers "is my deploy live?" at a glance, and the deployment page shows each
 component's desired vs running versions (from the data plane's last observation)."""
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 
 from deployments.models import Deploy, Deployment
 from tests import factories
@@ -54,3 +57,13 @@ def test_the_deployment_page_lists_components_with_desired_vs_running(client, al
     assert table.count('data-component="worker-default"') == 2
     assert "✓" in table and "≠" in table and "draining" in table and "2026-11-26 10:00" in table
     assert "runs sha256:bbb" in table
+
+
+def test_a_draining_worker_says_how_long_it_has_left(client, alice, live):
+    ends = timezone.now() + timedelta(hours=23, minutes=30)
+    live.runtime_components = [component("worker-default"),
+                               component("worker-default", state="draining", digest=OLD, grace_ends_at=ends.isoformat())]
+    live.save()
+    client.force_login(alice)
+    table = client.get(live.get_absolute_url()).content.decode().split('id="components"', 1)[1].split("</section>", 1)[0]
+    assert f"stopped at the latest {ends:%Y-%m-%d %H:%M} UTC, in 23\xa0hours" in table

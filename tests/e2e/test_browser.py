@@ -60,7 +60,7 @@ def portal(tmp_path_factory):
             time.sleep(0.2)
     else:
         pytest.fail(f"daphne did not answer: {(var / 'processes.log').read_text()[-2000:]}")
-    yield url, deployment_id
+    yield url, deployment_id, env
     for process in (server, worker):
         process.terminate()
         process.wait(timeout=20)
@@ -79,6 +79,14 @@ def browser():
         chromium.close()
 
 
+def sign_in(page, url) -> None:
+    page.goto(f"{url}/login/")
+    page.fill("#id_username", "erin@example.com")
+    page.fill("#id_password", "a-long-password-1")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
 def upload(page, url, deployment_id, archive: Path) -> None:
     page.goto(f"{url}/deployments/{deployment_id}/")
     page.set_input_files("#id_archive", str(archive))
@@ -88,15 +96,11 @@ def upload(page, url, deployment_id, archive: Path) -> None:
 
 
 def test_a_deploy_goes_live_through_its_steps_and_the_dashboard_follows(portal, browser, tmp_path):
-    url, deployment_id = portal
+    url, deployment_id, _ = portal
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
-    page.goto(f"{url}/login/")
-    page.fill("#id_username", "erin@example.com")
-    page.fill("#id_password", "a-long-password-1")
-    page.click("button[type=submit]")
-    page.wait_for_url(f"{url}/")
+    sign_in(page, url)
     dashboard = context.new_page()
     dashboard.goto(f"{url}/")
     expect(dashboard.locator("#live-status")).to_have_text("live")
@@ -134,4 +138,62 @@ def test_a_deploy_goes_live_through_its_steps_and_the_dashboard_follows(portal, 
     expect(page.locator("#deploy-history")).to_contain_text("Failed")
     expect(page.locator("#desired-image")).to_contain_text(tag)
     page.screenshot(path=str(ARTIFACTS / "deployment.png"), full_page=True)
+    context.close()
+
+
+OBSERVED = """
+from deployments import events
+from deployments.models import Deployment
+d = Deployment.objects.get(pk={pk})
+old, new = "sha256:" + "0" * 64, d.desired_image_digest
+bundle = d.desired_dag_bundle_version
+def entry(name, state, digest, reason="", **extra):
+    return {{"name": name, "state": state, "replicas": 0 if state == "draining" else 1, "running": 1,
+             "running_image_digest": digest, "running_dag_bundle_version": bundle, "reason": reason,
+             "nodes": ["{node}"], "tasks": [], **extra}}
+rolling = {rolling}
+d.runtime_components = [entry("scheduler", "healthy", new), entry("worker-default", "starting" if rolling else "healthy", new)]
+if rolling:
+    d.runtime_components.append(entry("worker-default", "draining", old, "finishing its running tasks",
+                                      grace_ends_at="2026-12-02T10:30:00+00:00"))
+d.status = "DEPLOYING" if rolling else "HEALTHY"
+d.status_reason = "Waiting for worker-default (starting)" if rolling else "Running deploy 1."
+d.save(update_fields=["runtime_components", "status", "status_reason"])
+events.deployment_changed(d)
+"""
+
+
+def observed(portal_env, deployment_id: int, *, rolling: bool, node: str) -> None:
+    """Write what the data plane's observe pass writes (components, status) and publish its event,
+    in the portal's own database: the pages must follow without a reload."""
+    subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c",
+                    OBSERVED.format(pk=deployment_id, rolling=rolling, node=node)], env=portal_env, cwd=ROOT, check=True)
+
+
+def test_the_components_table_follows_the_data_plane_live(portal, browser):
+    url, deployment_id, env = portal
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    sign_in(page, url)
+    page.goto(f"{url}/deployments/{deployment_id}/")
+    expect(page.locator("#live-status")).to_have_text("live")
+    page.evaluate("window.__noReload = 'still here'")
+
+    observed(env, deployment_id, rolling=True, node="machine-2")
+    rows = page.locator("#components tr[data-component=worker-default]")
+    expect(rows).to_have_count(2, timeout=15_000)
+    expect(rows.nth(1).locator(".badge")).to_have_text("draining")
+    expect(rows.nth(1)).to_contain_text("stopped at the latest 2026-12-02 10:30 UTC")
+    expect(rows.nth(1)).to_contain_text("≠")
+    expect(rows.nth(0)).to_contain_text("machine-2")
+    expect(page.locator("#deployment-panel .heading")).to_contain_text("Waiting for worker-default")
+    page.screenshot(path=str(ARTIFACTS / "components-rolling.png"), full_page=True)
+
+    observed(env, deployment_id, rolling=False, node="machine-2")
+    expect(rows).to_have_count(1, timeout=15_000)
+    expect(rows.nth(0).locator(".badge")).to_have_text("healthy")
+    expect(page.locator("#components table")).not_to_contain_text("≠")
+    assert page.evaluate("window.__noReload") == "still here", "the deployment page updated in place"
+    page.goto(f"{url}/")
+    expect(page.locator(f"#deployment-{deployment_id} [data-field=components]")).to_contain_text("in sync ✓")
     context.close()

@@ -61,10 +61,16 @@ def airflow_api(deployment_id: int, major: int, method: str, path: str, body: di
     raise AssertionError(result.output.decode()[-2000:] if result else f"no {server} container to ask")
 
 
-def run_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 240) -> dict:
-    """Unpause and trigger a DAG; wait for its run to finish; return the run."""
+def trigger(deployment_id: int, major: int, dag_id: str, conf: dict | None = None) -> dict:
+    """Unpause a DAG and start a run of it (with `conf`)."""
     airflow_api(deployment_id, major, "PATCH", f"/dags/{dag_id}", {"is_paused": False})
-    run = airflow_api(deployment_id, major, "POST", f"/dags/{dag_id}/dagRuns", {"logical_date": None} if major >= 3 else {})
+    body = {"logical_date": None} if major >= 3 else {}
+    return airflow_api(deployment_id, major, "POST", f"/dags/{dag_id}/dagRuns", {**body, "conf": conf or {}})
+
+
+def run_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 240, conf: dict | None = None) -> dict:
+    """Unpause and trigger a DAG; wait for its run to finish; return the run."""
+    run = trigger(deployment_id, major, dag_id, conf)
     deadline = time.monotonic() + timeout
     while (run := airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}/dagRuns/{run['dag_run_id']}"))["state"] not in ("success", "failed"):
         assert time.monotonic() < deadline, f"the DAG run is still {run['state']}"
@@ -81,3 +87,26 @@ def wait_for_dag(deployment_id: int, major: int, dag_id: str, timeout: float = 1
         except AssertionError:
             assert time.monotonic() < deadline, f"{dag_id} never appeared in Airflow"
             time.sleep(3)
+
+
+def task_instances(deployment_id: int, major: int, dag_id: str, run_id: str) -> list[dict]:
+    return airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+
+
+def xcom(deployment_id: int, major: int, dag_id: str, run_id: str, task_id: str):
+    """A task's return value, as Airflow's API gives it back (a string: JSON-decoded here)."""
+    entry = airflow_api(deployment_id, major, "GET",
+                        f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
+    value = entry["value"]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def task_log(deployment_id: int, major: int, dag_id: str, run_id: str, ti: dict) -> str:
+    """The end of a task instance's log, as Airflow's API serves it (for a failing test's message)."""
+    query = f"?map_index={ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
+    try:
+        found = airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
+                            f"{ti['task_id']}/logs/{max(ti.get('try_number') or 1, 1)}{query}")
+    except AssertionError as exc:
+        return f"(no log: {exc})"[-500:]
+    return str(found.get("content", found))[-1500:]

@@ -1,31 +1,78 @@
 """The data plane against the real engine: a swarm, the deployments' images in the registry, real
-Airflow. An agent-facing portal (a live server on the swarm's gateway bridge) answers the agents."""
+Airflow. An agent-facing portal (a live server on the swarm's gateway bridge) answers the agents.
+
+Bringing a deployment up takes minutes, so the scenarios share running deployments: the fixtures
+here live for a whole module (its database rows, its storage, its settings), and the module's
+tests run in order, each one step of a deployment's life."""
 import os
 import time
 
+import django_rq
 import docker
 import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connections
+from django.test.utils import override_settings, setup_databases, teardown_databases
 from pytest_django.live_server_helper import LiveServer
 
 from runtime import spec, swarm
 from runtime.observe import observe
 
+CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]  # read at collection, before any test database
 
-@pytest.fixture
-def agent_portal(transactional_db, settings):
+
+@pytest.fixture(scope="module")
+def module_db(django_db_setup, django_db_blocker):
+    """The database for a module's whole life, committed as the live server and workers see it; left
+    empty afterwards, as a transactional test leaves it. pytest-django makes a test database only
+    when some selected test asks for one by its markers or fixtures: when none does (this module run
+    alone), it is made here, never falling back to the portal's own database."""
+    with django_db_blocker.unblock():
+        made = None
+        if connections["default"].settings_dict["NAME"] == CONFIGURED_DATABASE:
+            made = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        assert connections["default"].settings_dict["NAME"] != CONFIGURED_DATABASE, "not on a test database"
+        yield
+        call_command("flush", interactive=False, verbosity=0)
+        if made is not None:
+            teardown_databases(made, verbosity=0)
+
+
+@pytest.fixture(autouse=True)
+def isolated_storage():
+    """Replaces the per-test storage folder: a running deployment's bundles must outlive one test
+    (`agent_portal` gives the module one folder)."""
+
+
+@pytest.fixture(scope="module")
+def agent_portal(module_db, tmp_path_factory):
     """The portal as the components' agents reach it; Swarm objects named apart from a running portal's."""
-    import django_rq
-
     connection = django_rq.get_connection("default")
     for key in connection.scan_iter("airdock:reconcile:*"):  # a killed earlier run's locks
         connection.delete(key)
     host = swarm.gateway_address()
-    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, host]
-    settings.AIRDOCK_RUNTIME_NAME_PREFIX = PREFIX
+    root = tmp_path_factory.mktemp("runtime-storage")
+    storages = {
+        **settings.STORAGES,
+        "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "archives"}},
+        "bundles": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "bundles"}},
+    }
+    overrides = override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, host], AIRDOCK_RUNTIME_NAME_PREFIX=PREFIX,
+                                  STORAGES=storages)
+    overrides.enable()
     server = LiveServer(f"{host}:0")
-    settings.AIRDOCK_RUNTIME_PORTAL_URL = server.url
-    yield server
-    server.stop()
+    url = override_settings(AIRDOCK_RUNTIME_PORTAL_URL=server.url)
+    url.enable()
+    clean_swarm()
+    try:
+        yield server
+    finally:
+        if not os.environ.get("AIRDOCK_TEST_KEEP_SWARM"):  # set it to look at a failed run's services
+            clean_swarm()
+        server.stop()
+        url.disable()
+        overrides.disable()
 
 
 def wait_for(deployment_id: int, condition, *, timeout: float, what: str):
@@ -52,9 +99,11 @@ def clean_swarm() -> None:
     client = docker.from_env()
     for service in client.services.list(filters={"label": f"io.airdock.instance={PREFIX}"}):
         service.remove()
-    deadline = time.monotonic() + 90
-    while client.api.containers(all=True, filters={"label": f"io.airdock.instance={PREFIX}"}) and time.monotonic() < deadline:
+    deadline = time.monotonic() + 60
+    while client.api.containers(filters={"label": f"io.airdock.instance={PREFIX}"}) and time.monotonic() < deadline:
         time.sleep(1)
+    for container in client.api.containers(all=True, filters={"label": f"io.airdock.instance={PREFIX}"}):
+        client.api.remove_container(container["Id"], force=True)  # finished jobs, and tasks orphaned by a killed run
     for secret in client.secrets.list(filters={"label": f"io.airdock.instance={PREFIX}"}):
         secret.remove()
     for volume in client.volumes.list(filters={"name": f"{PREFIX}-d"}):
@@ -64,13 +113,3 @@ def clean_swarm() -> None:
             network.remove()
         except docker.errors.APIError:
             pass
-
-
-@pytest.fixture
-def torn_down():
-    """A clean swarm before, and after, the test's deployments."""
-    clean_swarm()
-    ids: list[int] = []
-    yield ids
-    if not os.environ.get("AIRDOCK_TEST_KEEP_SWARM"):  # set it to look at a failed test's services
-        clean_swarm()

@@ -1,0 +1,111 @@
+"""DAGs of the runtime scenarios' projects, for either Airflow line."""
+from pathlib import Path
+
+from tests.projects import GOOD_DAG_2, GOOD_DAG_3
+
+PROBE = (Path(__file__).parents[1] / "security" / "probe.py").read_text()
+
+LONG_DAG = '''\
+import time
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def long_dag():
+    @task
+    def slow():
+        time.sleep(SECONDS)
+        return "slept"
+
+    @task
+    def after(value):
+        return value
+
+    after(slow())
+
+
+long_dag()
+'''
+
+CAPPED_DAG = '''\
+import time
+from datetime import datetime, timedelta
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def capped_dag():
+    @task(execution_timeout=timedelta(seconds=45), retries=0)
+    def capped():
+        time.sleep(600)
+
+    capped()
+
+
+capped_dag()
+'''
+
+WIDE_DAG = '''\
+import time
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def wide_dag():
+    @task
+    def busy(n):
+        time.sleep(20)
+        return n
+
+    busy.expand(n=list(range(8)))
+
+
+wide_dag()
+'''
+
+# The containment probe (tests/security/probe.py) as a DAG task: it tries Airdock's services on every
+# address it is given, and each (host, port) of `others` (another deployment's) and of `own` (its
+# own deployment's database, broker and API server: the positive control), and returns what answered.
+PROBE_DAG = PROBE + r'''
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="airdock_probe", start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def airdock_probe():
+    @task
+    def probe(**context):
+        conf = context["dag_run"].conf or {}
+        with ThreadPoolExecutor(16) as pool:
+            reached = {}
+            for part in pool.map(lambda host: main([host]), conf.get("hosts", [])):
+                reached.update(part)
+
+            def pairs(key):
+                found = conf.get(key, [])
+                answers = pool.map(lambda hp: talk(hp[0], hp[1], b"GET / HTTP/1.0\r\n\r\n"), found)
+                return {f"{h}:{p}": answer for (h, p), answer in zip(found, answers)}
+
+            return json.dumps({"reached": reached, "others": pairs("others"), "own": pairs("own")})
+
+    probe()
+
+
+airdock_probe()
+'''
+
+
+def for_line(major: int, text: str) -> str:
+    return text if major >= 3 else text.replace("from airflow.sdk import dag, task", "from airflow.decorators import dag, task")
+
+
+def example(major: int) -> str:
+    return GOOD_DAG_3 if major >= 3 else GOOD_DAG_2

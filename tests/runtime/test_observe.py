@@ -1,0 +1,87 @@
+"""What a component's state and the deployment's status are, from Swarm's tasks and the agents'
+reports (plain data in: no engine needed). The scenarios in test_scenarios.py show the same on the
+real swarm."""
+from datetime import UTC, datetime, timedelta
+
+from django.test import override_settings
+
+from deployments.models import Deployment
+from runtime.models import ComponentReport
+from runtime.observe import _component, status_of
+from runtime.swarm import ServiceSpec
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+NEW, OLD = "sha256:" + "c" * 64, "sha256:" + "a" * 64
+BUNDLE = "b" * 64
+SPEC = ServiceSpec(name="airdock-d1-scheduler", image=f"r/d@{NEW}", command=("airflow",), replicas=1, stop_grace_seconds=86400)
+
+
+def task(image=NEW, desired="running", state="running", node="n1", since="2026-12-01T11:00:00.123456789Z", ident="t1"):
+    return {"id": ident, "slot": 1, "node": node, "state": state, "desired": desired, "error": "", "message": "",
+            "since": since, "image": f"r/d@{image}", "container": "c", "exit_code": None, "addresses": []}
+
+
+def report(ident="t1", bundle=BUNDLE, age=5, process="running"):
+    return ComponentReport(task_id=ident, component="scheduler", dag_bundle_version=bundle, process=process,
+                           reported_at=NOW - timedelta(seconds=age))
+
+
+def observe_one(tasks, reports, *, started_ago=60, health=None, name="scheduler", spec=SPEC):
+    return _component(name, spec, tasks, {r.task_id: r for r in reports}, want_digest=NEW, want_bundle=BUNDLE,
+                      airflow_health=health or {}, started=NOW - timedelta(seconds=started_ago), now=NOW,
+                      nodes={"n1": "machine-1", "n2": "machine-2"})
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_a_component_on_the_desired_versions_that_reports_is_healthy_and_names_its_machine():
+    [entry] = observe_one([task()], [report()], health={"scheduler": {"status": "healthy"}})
+    assert entry["state"] == "healthy" and entry["reason"] == ""
+    assert entry["running_image_digest"] == NEW and entry["running_dag_bundle_version"] == BUNDLE
+    assert entry["nodes"] == ["machine-1"]
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_a_component_on_an_old_image_is_starting_then_unhealthy_past_the_deadline_saying_for_how_long():
+    [rolling] = observe_one([task(image=OLD)], [report()], started_ago=120)
+    assert rolling["state"] == "starting"
+    assert rolling["reason"] == f"runs {OLD[:19]}… not {NEW[:19]}…"
+    [stuck] = observe_one([task(image=OLD)], [report()], started_ago=660)
+    assert stuck["state"] == "unhealthy"
+    assert stuck["reason"] == f"runs {OLD[:19]}… not {NEW[:19]}… for 11 min"
+    status, reason = status_of([stuck], Deployment(pk=1))
+    assert status == Deployment.Status.UNHEALTHY and reason == f"scheduler: runs {OLD[:19]}… not {NEW[:19]}… for 11 min"
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_a_silent_agent_past_the_heartbeat_timeout_is_named_with_its_silence():
+    [entry] = observe_one([task()], [report(age=95)], started_ago=900)
+    assert entry["state"] == "unhealthy" and entry["reason"] == "no heartbeat for 95 s"
+    assert status_of([entry], Deployment(pk=1)) == (Deployment.Status.UNHEALTHY, "scheduler: no heartbeat for 95 s")
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_airflows_own_health_answer_counts():
+    [entry] = observe_one([task()], [report()], started_ago=900, health={"scheduler": {"status": "unhealthy"}})
+    assert entry["state"] == "unhealthy" and entry["reason"] == "Airflow reports it unhealthy"
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_an_old_worker_finishing_its_tasks_is_draining_until_its_grace_period_ends():
+    worker = ServiceSpec(name="airdock-d1-worker-default", image=f"r/d@{NEW}", command=("airflow",), stop_grace_seconds=86400)
+    tasks = [task(ident="new", node="n2"),
+             task(ident="old", image=OLD, desired="shutdown", since="2026-12-01T11:59:00.5Z")]
+    current, draining = observe_one(tasks, [report("new")], name="worker-default", spec=worker)
+    assert current["state"] == "healthy" and current["nodes"] == ["machine-2"]
+    assert draining["state"] == "draining" and draining["running_image_digest"] == OLD
+    assert draining["grace_ends_at"] == "2026-12-02T11:59:00.500000+00:00"
+    status, reason = status_of([current, draining], Deployment(pk=1, current_deploy_id=7))
+    assert status == Deployment.Status.HEALTHY
+    assert reason == "Running deploy 7; old worker-default finishing their tasks."
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_a_component_without_a_report_yet_is_waited_for():
+    [entry] = observe_one([task()], [], started_ago=30)
+    assert entry["state"] == "starting" and entry["reason"] == "its agent has not reported yet"
+    status, reason = status_of([entry], Deployment(pk=1))
+    assert status == Deployment.Status.DEPLOYING and reason == "Waiting for scheduler (its agent has not reported yet)"
