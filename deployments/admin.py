@@ -10,9 +10,10 @@ from django.utils.html import format_html
 from tenancy.audit import Actor
 
 from . import selectors
-from .models import ApiToken, Deploy, Deployment, DeployStep
+from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable
 from .services import deployments as deployment_services
 from .services import tokens
+from .services import variables as variable_services
 
 
 def _actor(request: HttpRequest) -> Actor:
@@ -123,3 +124,32 @@ class ApiTokenAdmin(admin.ModelAdmin):
         for token in queryset:
             tokens.token_revoke(token=token, actor=_actor(request))
         self.message_user(request, f"Revoked {queryset.count()} token(s).", messages.SUCCESS)
+
+
+@admin.register(EnvironmentVariable)
+class EnvironmentVariableAdmin(admin.ModelAdmin):
+    """Read-only, and without values (a secret's is never shown anywhere): variables change on the
+    deployment page, the API or the CLI, which validate and audit; deleting here goes through the
+    same service."""
+
+    list_display = ("key", "deployment", "is_secret", "updated_at")
+    list_filter = ("is_secret", "deployment__workspace__organization")
+    list_select_related = ("deployment__workspace",)
+    search_fields = ("key", "deployment__name")
+    fields = ("deployment", "key", "is_secret", "created_at", "updated_at")
+    readonly_fields = fields
+    actions = ("delete_variables",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False  # the action below deletes through the service (audited, rolled out)
+
+    @admin.action(description="Delete selected variables (audited)")
+    def delete_variables(self, request: HttpRequest, queryset: QuerySet[EnvironmentVariable]) -> None:
+        count = 0
+        for variable in queryset.select_related("deployment__workspace__organization"):
+            variable_services.variable_delete(deployment=variable.deployment, key=variable.key, actor=_actor(request))
+            count += 1
+        self.message_user(request, f"Deleted {count} environment variable(s).", messages.SUCCESS)

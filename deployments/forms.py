@@ -77,3 +77,37 @@ class TokenForm(forms.Form):
     def __init__(self, *args, scopes: list[tuple[str, str]], **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["scope"].choices = scopes
+
+
+class VariableForm(forms.Form):
+    """Add or update one environment variable (the key names it; the rules are the service's)."""
+
+    key = forms.CharField(max_length=255, widget=forms.TextInput(attrs={
+        "class": "mono", "placeholder": "MY_SETTING", "list": "variable-keys", "autocomplete": "off", "spellcheck": "false",
+    }))
+    value = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={
+        "rows": 1, "class": "mono", "autocomplete": "off", "spellcheck": "false",
+    }), help_text="Left blank on an existing plain variable: its value stays (to make it secret).")
+    is_secret = forms.BooleanField(
+        required=False, label="Secret",
+        help_text="Write-only: encrypted, never shown again. A secret stays secret.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "id_variable_%s")  # the deployment page holds other forms
+        super().__init__(*args, **kwargs)
+
+    def clean_value(self) -> str:
+        return self.cleaned_data["value"].replace("\r\n", "\n")  # browsers send a text area's lines with CRLF
+
+
+class VariablesImportForm(forms.Form):
+    text = forms.CharField(strip=False, label=".env file", widget=forms.Textarea(attrs={
+        "rows": 4, "class": "mono", "placeholder": "# KEY=VALUE lines\nMY_SETTING=1\nexport GREETING=\"hello\\nworld\"",
+        "autocomplete": "off", "spellcheck": "false",
+    }))
+    is_secret = forms.BooleanField(required=False, label="Import as secrets")
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("auto_id", "id_import_%s")
+        super().__init__(*args, **kwargs)

@@ -17,7 +17,7 @@ from tenancy.selectors import (  # noqa: F401 - the access questions views ask, 
     workspaces_for_user,
 )
 
-from .models import ApiToken, Deploy, Deployment, DeployStep
+from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable
 
 LOG_PAGE_MAX = 5000  # log lines one request (page, API call, socket snapshot) gets at most
 
@@ -87,6 +87,26 @@ def deploy_log_after(deploy: Deploy, after: int = 0, limit: int | None = LOG_PAG
 
 def deploy_log_text(deploy: Deploy) -> str:
     return "\n".join(deploy.log_lines.order_by("seq").values_list("text", flat=True))
+
+
+def variables_for(deployment: Deployment) -> list[dict]:
+    """The deployment's environment variables for pages and the API: {key, value, is_secret,
+    updated_at}, by key; `value` is None for a secret (secrets are not even decrypted here)."""
+    variables = EnvironmentVariable.objects.filter(deployment=deployment)
+    plain = dict(variables.filter(is_secret=False).values_list("key", "value"))
+    return [
+        {"key": key, "value": None if is_secret else plain.get(key, ""), "is_secret": is_secret, "updated_at": updated_at}
+        for key, is_secret, updated_at in variables.order_by("key").values_list("key", "is_secret", "updated_at")
+    ]
+
+
+def runtime_environment(deployment: Deployment) -> tuple[dict[str, str], dict[str, str]]:
+    """For the data plane: (plain key -> value, secret key -> value) of the deployment's variables."""
+    plain: dict[str, str] = {}
+    secret: dict[str, str] = {}
+    for key, value, is_secret in EnvironmentVariable.objects.filter(deployment=deployment).values_list("key", "value", "is_secret"):
+        (secret if is_secret else plain)[key] = value or ""
+    return plain, secret
 
 
 def webhook_deployment(pk: int) -> Deployment | None:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dashboard, deployments, deploys, tokens
+from .views import dashboard, deployments, deploys, tokens, variables
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -14,6 +14,9 @@ urlpatterns = [
     path("deployments/<int:pk>/deploy-key/", deployments.deployment_deploy_key, name="deployment_deploy_key"),
     path("deployments/<int:pk>/git-host-keys/forget/", deployments.deployment_git_host_keys_forget,
          name="deployment_git_host_keys_forget"),
+    path("deployments/<int:pk>/variables/", variables.deployment_variable_set, name="deployment_variable_set"),
+    path("deployments/<int:pk>/variables/import/", variables.deployment_variables_import, name="deployment_variables_import"),
+    path("deployments/<int:pk>/variables/delete/", variables.deployment_variable_delete, name="deployment_variable_delete"),
     path("deployments/<int:pk>/deploys/", deploys.deploy_create, name="deploy_create"),
     path("deploys/<int:pk>/", deploys.deploy_detail, name="deploy_detail"),
     path("deploys/<int:pk>/panel/", deploys.deploy_panel, name="deploy_panel"),

@@ -5,12 +5,14 @@ dag-processor, triggerer) plus one per worker queue, all from the deployment's i
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
 
-from deployments.models import Deployment
+from deployments.models import Deployment, is_reserved_key
+from deployments.selectors import runtime_environment
 
 from .models import RuntimeCredentials
 from .swarm import FileRef, ServiceSpec
@@ -155,6 +157,11 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
     major = deployment.airflow_major or 3
     net = f"{prefix(deployment.pk)}-net"
     payloads = secret_payloads(creds)
+    # The deployment's environment variables: plain ones in each service's environment, secret ones
+    # in one Swarm secret that the agent hands to Airflow (never in the service spec).
+    plain, secret = runtime_environment(deployment)
+    plain = {key: value for key, value in plain.items() if not is_reserved_key(key)}
+    payloads["env"] = json.dumps({key: value for key, value in secret.items() if not is_reserved_key(key)}, sort_keys=True)
     names = {purpose: secret_name(deployment.pk, purpose, value) for purpose, value in payloads.items()}
     image = f"{deployment.desired_image_repository}@{deployment.desired_image_digest}"
 
@@ -162,7 +169,7 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         return FileRef(names[purpose], purpose, mode=mode)
 
     airflow_secrets = tuple(ref(p) for p in (
-        "sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token", "admin_password"))
+        "sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token", "admin_password", "env"))
     data_constraints = ("node.role==manager",)  # their volumes live on the manager
     data = [
         ServiceSpec(
@@ -184,7 +191,7 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         return ServiceSpec(
             name=f"{prefix(deployment.pk)}-{name}", image=image, command=("python", AGENT_PATH, "--", *command),
             labels={**labels(deployment, name), "io.airdock.deploy": str(deployment.current_deploy_id or "")},
-            env=_airflow_env(deployment, major, name, portal_url), network=net, aliases=aliases,
+            env={**_airflow_env(deployment, major, name, portal_url), **plain}, network=net, aliases=aliases,
             secrets=airflow_secrets, configs=agent, tmpfs=("/tmp", SCRATCH), replicas=replicas,
             stop_grace_seconds=grace,
         )

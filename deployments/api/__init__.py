@@ -41,7 +41,9 @@ def airdock_error(request: HttpRequest, exc: AirdockError):
     return api.create_response(request, exc.payload(), status=exc.status)
 
 
-from . import deploys, workspaces  # noqa: E402 - the routes register themselves on `api`
+# Imported after `api`: the routes register themselves on it.
+from . import deploys, variables, workspaces
 
 api.add_router("", workspaces.router)
 api.add_router("", deploys.router)
+api.add_router("", variables.router)

@@ -188,3 +188,39 @@ class DeployLogOut(Schema):
 
 class RollbackIn(Schema):
     deploy_id: int
+
+
+class VariableIn(Schema):
+    key: str
+    value: str = ""
+    is_secret: bool = False  # write-only from then on: its value is never answered
+
+
+class VariableUpdateIn(Schema):
+    value: str | None = None  # leave out to keep a plain variable's value (a secret needs a new one)
+    is_secret: bool | None = None  # leave out to keep the kind; a secret cannot become plain
+
+
+class VariableOut(Schema):
+    key: str
+    value: str | None  # null for a secret
+    is_secret: bool
+    updated_at: datetime
+
+    @staticmethod
+    def resolve_value(obj) -> str | None:
+        """Never a secret's value, whatever the route hands in (a model or a selector's dict)."""
+        if isinstance(obj, dict):
+            return None if obj["is_secret"] else obj["value"]
+        return None if obj.is_secret else obj.value
+
+
+class VariablesImportIn(Schema):
+    text: str  # a .env file: KEY=VALUE lines, export, comments, quotes
+    is_secret: bool = False  # every variable of the file becomes a secret
+
+
+class VariablesImportOut(Schema):
+    created: int
+    updated: int
+    unchanged: int

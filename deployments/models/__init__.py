@@ -1,4 +1,5 @@
-"""The deploy control plane's models: deployments, deploys (with steps and log lines) and API tokens.
+"""The deploy control plane's models: deployments (and their environment variables), deploys (with
+steps and log lines) and API tokens.
 
 Organizations, workspaces, memberships and the audit log live in the `tenancy` app.
 """
@@ -11,8 +12,17 @@ from .deployment import (
 )
 from .runtime import RuntimeImage
 from .token import ApiToken
+from .variables import (
+    RESERVED_KEY_PREFIX,
+    RESERVED_KEYS,
+    EnvironmentVariable,
+    is_reserved_key,
+    validate_variable_key,
+    validate_variable_value,
+)
 
 __all__ = [
-    "DEFAULT_RUNTIME_IMAGE", "ApiToken", "RuntimeImage", "Deploy", "DeployLogLine", "DeployStep", "Deployment",
-    "default_worker_queues", "validate_worker_queues",
+    "DEFAULT_RUNTIME_IMAGE", "RESERVED_KEYS", "RESERVED_KEY_PREFIX", "ApiToken", "Deploy", "DeployLogLine",
+    "DeployStep", "Deployment", "EnvironmentVariable", "RuntimeImage", "default_worker_queues", "is_reserved_key",
+    "validate_variable_key", "validate_variable_value", "validate_worker_queues",
 ]

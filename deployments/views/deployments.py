@@ -6,13 +6,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.functional import SimpleLazyObject
 from django.views.decorators.http import require_http_methods
 
 from portal.web import errors_as_messages, form_submit
 from tenancy.audit import Actor
 
 from .. import selectors
-from ..forms import DeployForm, DeploymentForm
+from ..forms import DeployForm, DeploymentForm, VariableForm, VariablesImportForm
 from ..models import Deploy, Deployment
 from ..services import deployments as deployment_services
 from ..services import git as git_services
@@ -43,6 +44,10 @@ def deployment_context(request: HttpRequest, deployment: Deployment, form: Deplo
         "can_manage": role in selectors.MANAGE_ROLES,
         "can_deploy": role in selectors.DEPLOY_ROLES,
         "deploy_form": form or DeployForm(initial={"run_pytest": deployment.pytest_by_default}),
+        # Read only by the full page (the live panel does not show them).
+        "variables": SimpleLazyObject(lambda: selectors.variables_for(deployment)),
+        "variable_form": VariableForm(),
+        "variables_import_form": VariablesImportForm(),
     }
 
 

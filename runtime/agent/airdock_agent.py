@@ -176,6 +176,45 @@ def report(process, message=""):
         log(f"cannot report to the portal: {exc}")
 
 
+ENV_FILE = "/run/secrets/env"  # the deployment's secret environment variables, as JSON
+MASKING = """\
+# Written by Airdock's agent: Airflow masks the deployment's secret variables wherever it logs them.
+import os
+
+
+def task_policy(task):
+    # Called wherever a task's DAG is parsed, in the task's own process too (whose masker Airflow 3's
+    # supervisor resets before it starts), so the task's log is masked. Imported late: this module
+    # is loaded while Airflow's settings are still being set up.
+    try:
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # Airflow 2
+        from airflow.utils.log.secrets_masker import mask_secret
+    for name in filter(None, os.environ.get("AIRDOCK_MASKED_ENV", "").split(",")):
+        if os.environ.get(name):
+            mask_secret(os.environ[name])
+"""
+
+
+def environment():
+    """The child's environment: this one, with the secret variables added, and Airflow told to mask
+    them (an airflow_local_settings module in AIRFLOW_HOME/config, which Airflow imports)."""
+    env = dict(os.environ)
+    try:
+        with open(ENV_FILE) as fh:
+            secret = json.load(fh)
+    except FileNotFoundError:
+        return env
+    env.update(secret)
+    env["AIRDOCK_MASKED_ENV"] = ",".join(sorted(secret))
+    home = env.get("AIRFLOW_HOME")
+    if secret and home:
+        os.makedirs(os.path.join(home, "config"), exist_ok=True)
+        with open(os.path.join(home, "config", "airflow_local_settings.py"), "w") as out:
+            out.write(MASKING)
+    return env
+
+
 def main(argv):
     command = argv[argv.index("--") + 1:] if "--" in argv else argv
     if PROXY:
@@ -189,7 +228,7 @@ def main(argv):
             report("starting", error or "waiting for the DAG bundle")
             log(error or "waiting for the DAG bundle")
             time.sleep(5)
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, env=environment())
     stopping = []
 
     def forward(signum, _frame):

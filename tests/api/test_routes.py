@@ -8,35 +8,15 @@ from django.utils import timezone
 from deployments.models import ApiToken, Deploy, Deployment
 from deployments.services import tokens
 from deployments.services.deploys import create as deploy_create
-from tenancy.models import AuditEvent, Workspace, WorkspaceMembership
+from tenancy.models import AuditEvent, WorkspaceMembership
 from tests import factories
 from tests.projects import make_project, pack
+
+from .conftest import auth, make_token
 
 Role = WorkspaceMembership.Role
 
 
-def make_token(org, role, workspace=None, deployment=None, **kw):
-    return tokens.token_create(organization=org, role=role, workspace=workspace, deployment=deployment, name="t", **kw)[1]
-
-
-def auth(raw):
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-@pytest.fixture
-def owner_token(org, alice):
-    return make_token(org, Role.OWNER)
-
-
-@pytest.fixture
-def author_token(org, workspace):
-    return make_token(org, Role.AUTHOR, workspace=workspace)
-
-
-@pytest.fixture
-def foreign_token(charlie):
-    other = Workspace.objects.get(name="Elsewhere")
-    return make_token(other.organization, Role.OWNER, workspace=other)
 
 
 @pytest.fixture

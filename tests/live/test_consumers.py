@@ -159,3 +159,34 @@ def test_a_deactivated_account_loses_its_open_sockets(client, bob, deployment):
         assert await ws.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
 
     async_to_sync(scenario)()
+
+
+def test_no_websocket_frame_carries_a_secret_variable(client, alice, deployment):
+    """The page and dashboard sockets of a deployment whose secret changes and which rolls it out
+    (status events, as the data plane publishes them) never carry the secret's value."""
+    from deployments.services import variables
+
+    cookie = session_cookie(client, alice)
+    value = "a-secret-value-9b1f3c"
+
+    def change_and_roll_out():
+        variables.variable_set(deployment=deployment, key="WAREHOUSE_PASSWORD", value=value, is_secret=True)
+        deployment.status, deployment.status_reason = "DEPLOYING", "Waiting for scheduler (starting)"
+        events.deployment_changed(deployment)
+        deployment.status, deployment.status_reason = "HEALTHY", "Running deploy 1."
+        events.deployment_changed(deployment)
+
+    async def scenario():
+        page = communicator(f"/ws/deployments/{deployment.pk}/", cookie)
+        dashboard = communicator("/ws/dashboard/", cookie)
+        assert (await page.connect())[0] and (await dashboard.connect())[0]
+        await sync_to_async(change_and_roll_out)()
+        frames = []
+        for ws in (page, dashboard):
+            for _ in range(2):
+                frames.append(await ws.receive_from(timeout=5))
+            await ws.disconnect()
+        assert all("deployment.changed" in frame for frame in frames)
+        assert not any(value in frame for frame in frames)
+
+    async_to_sync(scenario)()

@@ -49,14 +49,17 @@ def airflow_api(deployment_id: int, major: int, method: str, path: str, body: di
         f"data={json.dumps(body).encode() if body is not None else None!r}, headers=headers)\n"
         "print(urllib.request.urlopen(req, timeout=30).read().decode())\n"
     )
-    for attempt in range(6):  # during a rollout an API server may be starting or stopping: ask again
-        try:
-            container = service_containers(deployment_id, server)[0]
-            result = container.exec_run(["python", "-c", script])
-        except (IndexError, docker.errors.APIError):
-            result = None
-        if result is not None and result.exit_code == 0:
-            return json.loads(result.output)
+    result = None
+    for _ in range(24):  # during a rollout an API server may be starting or stopping: ask each, again
+        for container in service_containers(deployment_id, server):
+            try:
+                result = container.exec_run(["python", "-c", script])
+            except docker.errors.APIError:
+                continue
+            if result.exit_code == 0:
+                return json.loads(result.output)
+            if b"urllib.error.HTTPError: HTTP Error 4" in result.output:  # Airflow's answer, not a restart
+                raise AssertionError(result.output.decode()[-2000:])
         time.sleep(5)
     raise AssertionError(result.output.decode()[-2000:] if result else f"no {server} container to ask")
 
@@ -98,7 +101,12 @@ def xcom(deployment_id: int, major: int, dag_id: str, run_id: str, task_id: str)
     entry = airflow_api(deployment_id, major, "GET",
                         f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries/return_value")
     value = entry["value"]
-    return json.loads(value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value  # a plain string
 
 
 def task_log(deployment_id: int, major: int, dag_id: str, run_id: str, ti: dict) -> str:

@@ -68,6 +68,31 @@ def wide_dag():
 wide_dag()
 '''
 
+# A task that needs the deployment's environment variables: the secret one (checked against its
+# hash, given as the run's conf) and the plain one (returned).
+ENV_DAG = '''\
+import hashlib
+import os
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def env_dag():
+    @task
+    def check(**context):
+        secret = os.environ.get("WAREHOUSE_PASSWORD", "")
+        assert hashlib.sha256(secret.encode()).hexdigest() == context["dag_run"].conf["sha256"], "no secret variable"
+        print(f"connecting with password {secret}")  # Airflow masks it in the task's log
+        return os.environ.get("WAREHOUSE_HOST", "")
+
+    check()
+
+
+env_dag()
+'''
+
 # The containment probe (tests/security/probe.py) as a DAG task: it tries Airdock's services on every
 # address it is given, and each (host, port) of `others` (another deployment's) and of `own` (its
 # own deployment's database, broker and API server: the positive control), and returns what answered.

@@ -10,15 +10,18 @@ asserted through the API as a user would see it:
 6. an image deploy rolls while a long task runs: the task finishes on its old, draining worker,
    new tasks go to the new one, and the old worker leaves;
 7. a component rolled back by hand is drift (dashboard and status), repaired by the next reconcile;
-8. a second Docker engine joins the swarm and the workers spread over both machines;
-9. `airdock deploy --wait` returns once the deployment is HEALTHY on the new versions, and a
-   failed deploy from the CLI changes nothing of what runs."""
+8. a reconcile pass killed in the middle (the portal restarting) is finished by the next one;
+9. a second Docker engine joins the swarm and the workers spread over both machines;
+10. a secret environment variable reaches the tasks and appears nowhere else;
+11. `airdock deploy --wait` returns once the deployment is HEALTHY on the new versions, and a
+    failed deploy from the CLI changes nothing of what runs."""
+import hashlib
+import json
 import os
-import re
+import secrets
 import subprocess
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -27,13 +30,12 @@ import docker
 import pytest
 from django.conf import settings
 from django.test import Client
-from rq import SimpleWorker
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deployments as deployment_settings
-from deployments.services import tokens
+from deployments.services import tokens, variables
 from runtime import spec, swarm
-from runtime.jobs import observe_all, reconcile_deployment
+from runtime.jobs import reconcile_deployment
 from tenancy.models import OrganizationMembership, WorkspaceMembership
 from tests import factories
 from tests.projects import BROKEN_DAG, make_project
@@ -52,6 +54,17 @@ from .airflow import (
     wait_for_dag,
     xcom,
 )
+from .checks import (
+    DATA,
+    cli,
+    container_ip,
+    dashboard_row,
+    gateway_addresses,
+    healthy_on,
+    rolled_out,
+    seconds,
+    serving,
+)
 from .conftest import PREFIX, wait_for
 from .node import NAME as NODE2
 from .node import second_engine
@@ -61,14 +74,9 @@ COMPONENTS = {
     3: {"api-server", "scheduler", "dag-processor", "triggerer", "worker-default", "db", "broker"},
     2: {"webserver", "scheduler", "triggerer", "worker-default", "db", "broker"},
 }
-DATA = ("db", "broker")
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def healthy_on(digest: str, bundle: str = ""):
-    return lambda d: d.status == Deployment.Status.HEALTHY and all(
-        c["running_image_digest"] == digest and (not bundle or c["running_dag_bundle_version"] == bundle)
-        for c in d.runtime_components if c["name"] not in DATA and c["state"] != "draining")
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +94,7 @@ def lines(agent_portal, tmp_path_factory):
         files = {"example_dag.py": dags.example(major), "airdock_probe.py": dags.PROBE_DAG,
                  "long_dag.py": dags.LONG_DAG.replace("SECONDS", "90"), "capped_dag.py": dags.CAPPED_DAG}
         if major >= 3:
-            files["wide_dag.py"] = dags.WIDE_DAG
+            files |= {"wide_dag.py": dags.WIDE_DAG, "env_dag.py": dags.ENV_DAG}
         files = {name: dags.for_line(major, text) for name, text in files.items()}
         root = make_project(tmp_path_factory.mktemp(f"af{major}"), line=LINES[major][0], dags=files)
         first = deploy(deployment, alice, root)
@@ -103,9 +111,6 @@ def api(lines, deployment_id: int) -> dict:
     return answer.json()
 
 
-def serving(answer: dict) -> list[dict]:
-    """The Airflow components of an API answer that serve (old workers finishing their tasks aside)."""
-    return [c for c in answer["components"] if c["name"] not in DATA and c["state"] != "draining"]
 
 
 def line(lines, major: int) -> SimpleNamespace:
@@ -137,16 +142,8 @@ def test_a_dag_run_triggered_through_airflows_api_succeeds_on_a_celery_worker(li
     assert {t["hostname"] for t in task_instances(af.id, major, "example_dag", run["dag_run_id"])} <= worker_ips
 
 
-def container_ip(container) -> str:
-    out = container.exec_run(["python", "-c", "import socket; print(socket.gethostbyname(socket.getfqdn()))"])
-    return out.output.decode().strip()
 
 
-def gateway_addresses(deployment_id: int, components=DATA) -> list[str]:
-    """Where another deployment's containers sit on the gateway bridge of this machine."""
-    containers = docker.from_env().networks.get("docker_gwbridge").attrs.get("Containers") or {}
-    ours = {t["container"] for name in components for t in swarm.service_tasks(f"{spec.prefix(deployment_id)}-{name}")}
-    return sorted(entry["IPv4Address"].split("/")[0] for cid, entry in containers.items() if cid in ours)
 
 
 @pytest.mark.parametrize("major", [3, 2])
@@ -247,10 +244,6 @@ def test_an_image_deploy_rolls_while_a_long_task_finishes_on_its_old_worker(line
     af.digest, af.bundle = second.image_digest, second.dag_bundle_version
 
 
-def seconds(stamp: str) -> float:
-    """An Airflow or Swarm time stamp (RFC 3339, nanoseconds or not) as seconds since the epoch."""
-    stamp = re.sub(r"(\.\d{1,6})\d*", r"\1", stamp).replace("Z", "+00:00")
-    return datetime.fromisoformat(stamp).timestamp()
 
 
 def task(deployment_id: int, major: int, run_id: str, task_id: str) -> dict:
@@ -277,10 +270,6 @@ def test_a_component_rolled_back_by_hand_is_drift_and_the_next_reconcile_repairs
     assert "in sync ✓" in dashboard_row(browser, af.id)
 
 
-def dashboard_row(browser: Client, deployment_id: int) -> str:
-    page = browser.get("/").content.decode()
-    start = page.index(f'id="deployment-{deployment_id}"')
-    return page[start:page.index("</tr>", start)]
 
 
 def test_a_reconcile_pass_killed_in_the_middle_is_finished_by_the_next(lines):
@@ -344,25 +333,42 @@ def test_workers_spread_over_a_second_engine_that_joins_the_swarm(lines):
     wait_for(af.id, healthy_on(af.digest, af.bundle), timeout=240, what="HEALTHY on one machine")
 
 
-def work_while(process: subprocess.Popen) -> None:
-    """Be the RQ worker (deploys, then the reconcile jobs) and the runtime watcher, in this thread
-    (the main one), until the CLI process ends."""
-    queues = [django_rq.get_queue("deploys"), django_rq.get_queue("default")]
-    worker = SimpleWorker(queues, connection=queues[0].connection)
-    while process.poll() is None:
-        worker.work(burst=True)
-        observe_all()
-        time.sleep(1)
 
 
-def cli(*args: str, lines) -> subprocess.CompletedProcess:
-    """Run `airdock` as CI would, while this test is the portal's worker."""
-    env = {**os.environ, "AIRDOCK_URL": lines.portal.url, "AIRDOCK_API_TOKEN": lines.token}
-    process = subprocess.Popen([str(Path(sys.executable).with_name("airdock")), *args], env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    work_while(process)
-    out, err = process.communicate()
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+
+
+def test_a_secret_variable_reaches_every_task_and_appears_nowhere_else(lines):
+    af = lines.af3
+    deployment = Deployment.objects.get(pk=af.id)
+    password = secrets.token_urlsafe(24)
+    variables.variable_set(deployment=deployment, key="WAREHOUSE_PASSWORD", value=password, is_secret=True)
+    variables.variable_set(deployment=deployment, key="WAREHOUSE_HOST", value="warehouse.internal", is_secret=False)
+    assert reconcile_deployment(af.id).startswith("changed")  # a settings change rolls out like a deploy
+    wait_for(af.id, lambda d: rolled_out(af.id) and healthy_on(af.digest, af.bundle)(d) and not any(
+        c["state"] == "draining" for c in d.runtime_components), timeout=300, what="the variables rolled out")
+    run = run_dag(af.id, 3, "env_dag", conf={"sha256": hashlib.sha256(password.encode()).hexdigest()})
+    assert run["state"] == "success"  # the task asserted the secret's value itself
+    assert xcom(af.id, 3, "env_dag", run["dag_run_id"], "check") == "warehouse.internal"
+    [checked] = task_instances(af.id, 3, "env_dag", run["dag_run_id"])
+    log = task_log(af.id, 3, "env_dag", run["dag_run_id"], checked)
+    assert "connecting with password ***" in log and password not in log  # masked where the task printed it
+
+    services = swarm.services_list({"io.airdock.instance": PREFIX, "io.airdock.deployment": str(af.id)})
+    inspected = json.dumps([s.attrs for s in services])
+    assert "WAREHOUSE_HOST=warehouse.internal" in inspected and password not in inspected
+    assert password not in "".join(swarm.service_logs(s.name, tail=500) for s in services)
+    answers = [Client().get(path, HTTP_AUTHORIZATION=f"Bearer {lines.token}").content.decode()
+               for path in (f"/api/v1/deployments/{af.id}", f"/api/v1/deployments/{af.id}/variables")]
+    assert "WAREHOUSE_PASSWORD" in answers[1] and not any(password in answer for answer in answers)
+    browser = Client()
+    browser.force_login(lines.alice)
+    page = browser.get(f"/deployments/{af.id}/").content.decode()
+    assert "WAREHOUSE_PASSWORD" in page and password not in page
+    listed = cli("deployment", "variable", "list", "--deployment-id", str(af.id), lines=lines)
+    assert listed.returncode == 0 and "WAREHOUSE_PASSWORD" in listed.stdout and "******" in listed.stdout
+    assert password not in listed.stdout + listed.stderr
 
 
 def test_the_cli_waits_until_healthy_on_the_new_versions_and_a_failed_deploy_changes_nothing(lines):

@@ -1,0 +1,28 @@
+"""The desired Swarm specs of a deployment (plain data: no engine needed)."""
+import json
+
+import pytest
+
+from deployments.services import variables
+from runtime import spec
+from runtime.models import RuntimeCredentials
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+
+def test_plain_variables_are_in_each_components_environment_and_secret_ones_only_in_a_swarm_secret(workspace):
+    deployment = factories.DeploymentFactory(
+        workspace=workspace, desired_image_repository="127.0.0.1:5000/acme/deployment-1",
+        desired_image_digest="sha256:" + "a" * 64, desired_airflow_version="3.1.8")
+    variables.variable_set(deployment=deployment, key="WAREHOUSE_HOST", value="warehouse.internal", is_secret=False)
+    variables.variable_set(deployment=deployment, key="WAREHOUSE_PASSWORD", value="s3cr3t-value", is_secret=True)
+    wanted = spec.desired(deployment, RuntimeCredentials.objects.create(deployment=deployment), portal_url="http://portal")
+    assert wanted.airflow and all(s.env["WAREHOUSE_HOST"] == "warehouse.internal" for s in [*wanted.airflow, wanted.migrate])
+    assert "s3cr3t-value" not in json.dumps([s.env for s in wanted.services])
+    [name] = [n for n in wanted.secrets if n.startswith(f"{spec.prefix(deployment.pk)}-env-")]
+    assert json.loads(wanted.secrets[name]) == {"WAREHOUSE_PASSWORD": "s3cr3t-value"}
+    assert all(any(ref.name == name and ref.target == "env" for ref in s.secrets) for s in wanted.airflow)
+    variables.variable_set(deployment=deployment, key="WAREHOUSE_PASSWORD", value="another", is_secret=True)
+    again = spec.desired(deployment, RuntimeCredentials.objects.get(deployment=deployment), portal_url="http://portal")
+    assert name not in again.secrets  # a new value, a new secret (Swarm secrets cannot change): the components roll
