@@ -75,11 +75,13 @@ def work_while(process: subprocess.Popen) -> None:
         time.sleep(1)
 
 
-def cli(*args: str, lines) -> subprocess.CompletedProcess:
-    """Run `airdock` as CI would, while this test is the portal's worker."""
+def cli(*args: str, lines, work: bool = True) -> subprocess.CompletedProcess:
+    """Run `airdock` as CI would, while this test is the portal's worker (`work`: for commands that
+    queue jobs, such as a deploy)."""
     env = {**os.environ, "AIRDOCK_URL": lines.portal.url, "AIRDOCK_API_TOKEN": lines.token}
     process = subprocess.Popen([str(Path(sys.executable).with_name("airdock")), *args], env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    work_while(process)
+    if work:
+        work_while(process)
     out, err = process.communicate()
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
