@@ -29,6 +29,11 @@ def _digest(image: str) -> str:
     return image.rpartition("@")[2] if "@" in image else ""
 
 
+def _node(nodes: dict[str, str], task: dict) -> str:
+    """The host name of the machine a task runs on (its node id's start if the swarm forgot it)."""
+    return nodes.get(task["node"], task["node"][:12])
+
+
 def _since(value: str) -> datetime | None:
     """A Swarm time stamp: RFC 3339 with up to nine decimals (Go drops trailing zeros)."""
     return parse_datetime(re.sub(r"(\.\d{1,6})\d*", r"\1", value)) if value else None
@@ -94,10 +99,10 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
             reports[t["id"]].dag_bundle_version for t in running if t["id"] in reports and reports[t["id"]].dag_bundle_version
         })),
         "reason": "; ".join(dict.fromkeys(problems)) if state != "healthy" else "",
-        "nodes": sorted({nodes.get(t["node"], t["node"][:12]) for t in running}),
+        "nodes": sorted({_node(nodes, t) for t in running}),
         "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"]),
                    "dag_bundle_version": reports[t["id"]].dag_bundle_version if t["id"] in reports else "",
-                   "node": nodes.get(t["node"], t["node"][:12])}
+                   "node": _node(nodes, t)}
                   for t in running],
     }
     entries.append(entry)
@@ -107,9 +112,9 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
         entries.append({
             "name": name, "state": "draining", "replicas": 0, "running": len(draining),
             "running_image_digest": ",".join(sorted({_digest(t["image"]) for t in draining})),
-            "running_dag_bundle_version": "", "nodes": sorted({nodes.get(t["node"], t["node"][:12]) for t in draining}),
+            "running_dag_bundle_version": "", "nodes": sorted({_node(nodes, t) for t in draining}),
             "tasks": [{"id": t["id"], "state": t["state"], "image_digest": _digest(t["image"]),
-                       "node": nodes.get(t["node"], t["node"][:12])} for t in draining],
+                       "node": _node(nodes, t)} for t in draining],
             "reason": "finishing its running tasks",
             "grace_ends_at": (since + timedelta(seconds=expected.stop_grace_seconds)).isoformat(),
         })
