@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import variables
+from . import deployments, variables
 from .client import Client, CliError
 
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -163,7 +163,12 @@ def wait_until_live(client: Client, deployment_id: int, deploy: dict, deadline: 
         if deployment["current_deploy_id"] != deploy["id"]:
             print(f"Deploy {deploy['id']} was followed by deploy {deployment['current_deploy_id']}.", file=sys.stderr)
             return 1
-        serving = [c for c in deployment["components"] if c["name"] not in DATA_COMPONENTS and c["state"] != "draining"]
+        if deployment["status"] == "HIBERNATING":
+            print(f"Deployment {deployment['name']} is hibernating: deploy {deploy['id']} is activated and runs when it "
+                  "wakes up (airdock deployment wake-up).", flush=True)
+            return 0
+        serving = [c for c in deployment["components"]
+                   if c["name"] not in DATA_COMPONENTS and c["state"] not in ("draining", "stopped")]
         live = bool(serving) and all(
             c["running_image_digest"] == deployment["desired_image_digest"]
             and c["running_dag_bundle_version"] in ("", deployment["desired_dag_bundle_version"]) for c in serving)
@@ -258,7 +263,10 @@ def parser() -> argparse.ArgumentParser:
     r.add_argument("--wait", action="store_true")
     r.add_argument("--wait-time", type=int, default=3600)
     r.set_defaults(run=cmd_rollback)
-    variables.add_parser(sub)
+    deployment = sub.add_parser("deployment", help="A deployment: its settings, hibernation, variables (like astro deployment).")
+    commands = deployment.add_subparsers(dest="deployment_command", required=True)
+    deployments.add_parser(commands)
+    variables.add_parser(commands)
     return p
 
 

@@ -89,10 +89,8 @@ def cmd_delete(client: Client, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    """`airdock deployment variable ...` on the top-level subcommands."""
-    deployment = sub.add_parser("deployment", help="A deployment's settings.")
-    commands = deployment.add_subparsers(dest="deployment_command", required=True)
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    """`airdock deployment variable ...` on the `deployment` subcommands."""
     variable = commands.add_parser("variable", help="Environment variables (like astro deployment variable).")
     actions = variable.add_subparsers(dest="variable_command", required=True)
 

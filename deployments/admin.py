@@ -2,6 +2,7 @@
 that go through the same services as the rest of the portal."""
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -10,14 +11,37 @@ from django.utils.html import format_html
 from tenancy.audit import Actor
 
 from . import selectors
-from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable
+from portal.errors import AirdockError
+
+from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable, Rollout, normalize_worker_queues
 from .services import deployments as deployment_services
+from .services import hibernation
 from .services import tokens
 from .services import variables as variable_services
 
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor(user=request.user, ip=request.META.get("REMOTE_ADDR"))
+
+
+class DeploymentAdminForm(forms.ModelForm):
+    class Meta:
+        model = Deployment
+        fields = "__all__"  # noqa: DJ007 - the admin's own read-only and excluded fields apply
+
+    def clean_worker_queues(self) -> object:
+        return normalize_worker_queues(self.cleaned_data.get("worker_queues"))
+
+
+class RolloutInline(admin.TabularInline):
+    model = Rollout
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "kind", "summary", "actor_name", "state", "message", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 @admin.register(Deployment)
@@ -33,8 +57,40 @@ class DeploymentAdmin(admin.ModelAdmin):
     readonly_fields = [
         "status", "status_reason", "desired_image_repository", "desired_image_tag", "desired_image_digest",
         "desired_dag_bundle_version", "desired_airflow_version", "current_deploy", "created_at", "updated_at",
+        "hibernating", "hibernation_checked_at", "runtime_autoscale", "runtime_components", "runtime_migrated_image",
+        "runtime_observed_at", "upgrade_readiness",
     ]
-    actions = ["enable_dag_deploys", "disable_dag_deploys"]
+    exclude = ["git_deploy_key"]
+    form = DeploymentAdminForm
+    inlines = [RolloutInline]
+    actions = ["enable_dag_deploys", "disable_dag_deploys", "hibernate", "wake_up"]
+
+    def save_model(self, request: HttpRequest, obj: Deployment, form, change: bool) -> None:
+        """A change goes through the service, as from the page: checked, audited, rolled out."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        fields = {k: form.cleaned_data[k] for k in form.changed_data if k in deployment_services.EDITABLE_FIELDS}
+        deployment_services.deployment_update(deployment=Deployment.objects.get(pk=obj.pk), actor=_actor(request), **fields)
+
+    def _hibernation(self, request: HttpRequest, queryset: QuerySet[Deployment], hibernate: bool) -> None:
+        done = 0
+        for deployment in queryset:
+            try:
+                (hibernation.deployment_hibernate if hibernate else hibernation.deployment_wake_up)(
+                    deployment=deployment, actor=_actor(request))
+                done += 1
+            except AirdockError as exc:
+                self.message_user(request, exc.message, messages.WARNING)
+        self.message_user(request, f"{'Hibernating' if hibernate else 'Waking up'} {done} deployment(s).", messages.SUCCESS)
+
+    @admin.action(description="Hibernate (stop every component)")
+    def hibernate(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
+        self._hibernation(request, queryset, True)
+
+    @admin.action(description="Wake up")
+    def wake_up(self, request: HttpRequest, queryset: QuerySet[Deployment]) -> None:
+        self._hibernation(request, queryset, False)
 
     @admin.display(description="DAG bundle")
     def short_bundle_version(self, obj: Deployment) -> str:

@@ -4,7 +4,7 @@ from django import forms
 
 from tenancy.models import WorkspaceMembership
 
-from .models import Deploy, Deployment
+from .models import Deploy, Deployment, normalize_worker_queues
 from .services.deployments import EDITABLE_FIELDS
 
 
@@ -15,6 +15,8 @@ class DeploymentForm(forms.ModelForm):
         widgets = {
             "description": forms.Textarea(attrs={"rows": 3}),
             "worker_queues": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+            "resources": forms.Textarea(attrs={"rows": 2, "class": "mono"}),
+            "hibernation_schedules": forms.Textarea(attrs={"rows": 2, "class": "mono"}),
             # Write-only: never sent back to a browser.
             "webhook_secret": forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         }
@@ -23,7 +25,15 @@ class DeploymentForm(forms.ModelForm):
                 "The Astro Runtime the deployment runs (it follows each deploy). To move to another Airflow "
                 "major version, set the new Runtime here first; a deploy that moves without it needs force."
             ),
-            "worker_queues": 'JSON, e.g. [{"name": "default", "workers": 1, "concurrency": 5}]',
+            "worker_queues": (
+                'JSON, e.g. [{"name": "default", "min_workers": 1, "max_workers": 10, "concurrency": 5}, '
+                '{"name": "heavy", "min_workers": 0, "max_workers": 2, "concurrency": 2, "cpu": 2, "memory": 8192}]: '
+                "each queue scales between its min and max workers with its backlog (cpu in cores, memory in MiB per worker)."
+            ),
+            "resources": 'JSON, e.g. {"scheduler": {"cpu": 2, "memory": 4096}}; components left out take the defaults.',
+            "hibernation_schedules": (
+                'JSON, e.g. [{"hibernate_at": "0 19 * * 1-5", "wake_at": "0 7 * * 1-5"}]: cron, in UTC.'
+            ),
             "webhook_secret": "Shared secret that signs push webhooks. Never shown again: leave blank to keep the current one.",
         }
 
@@ -32,6 +42,15 @@ class DeploymentForm(forms.ModelForm):
         if self.instance.pk:  # a token in the URL is never sent back to a browser
             self.initial["git_url"] = self.instance.git_url_shown
         self.fields["worker_grace_period"].required = False  # blank keeps the current (or default) period
+
+    def clean_worker_queues(self) -> object:
+        return normalize_worker_queues(self.cleaned_data.get("worker_queues"))
+
+    def clean_resources(self) -> dict:
+        return self.cleaned_data.get("resources") or {}
+
+    def clean_hibernation_schedules(self) -> list:
+        return self.cleaned_data.get("hibernation_schedules") or []
 
     def clean_worker_grace_period(self) -> int:
         value = self.cleaned_data.get("worker_grace_period")

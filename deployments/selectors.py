@@ -17,7 +17,16 @@ from tenancy.selectors import (  # noqa: F401 - the access questions views ask, 
     workspaces_for_user,
 )
 
-from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable
+from .models import (
+    ApiToken,
+    Deploy,
+    Deployment,
+    DeployStep,
+    EnvironmentVariable,
+    Rollout,
+    component_resources,
+)
+from .models.options import DEFAULT_RESOURCES
 
 LOG_PAGE_MAX = 5000  # log lines one request (page, API call, socket snapshot) gets at most
 
@@ -107,6 +116,30 @@ def runtime_environment(deployment: Deployment) -> tuple[dict[str, str], dict[st
     for key, value, is_secret in EnvironmentVariable.objects.filter(deployment=deployment).values_list("key", "value", "is_secret"):
         (secret if is_secret else plain)[key] = value or ""
     return plain, secret
+
+
+def worker_queues_shown(deployment: Deployment) -> list[dict]:
+    """Each queue's settings with its effective resources, and what the autoscaler runs now."""
+    shown = []
+    for queue in deployment.worker_queues:
+        state = deployment.runtime_autoscale.get(queue["name"]) or {}
+        workers = 0 if deployment.hibernating or not deployment.desired_image_digest else \
+            min(max(int(state.get("workers", queue["min_workers"])), queue["min_workers"]), queue["max_workers"])
+        shown.append({**queue, **component_resources(deployment.resources, deployment.worker_queues, f"worker-{queue['name']}"),
+                      "workers": workers, "waiting": state.get("waiting"), "running": state.get("running")})
+    return shown
+
+
+def resources_shown(deployment: Deployment) -> dict[str, dict]:
+    """The effective CPU and memory of each component of the deployment's Airflow line."""
+    names = [n for n in DEFAULT_RESOURCES if n != "worker"]
+    if deployment.airflow_major:  # the components of its line only
+        names = [n for n in names if n not in (("webserver",) if deployment.airflow_major >= 3 else ("api-server", "dag-processor"))]
+    return {name: component_resources(deployment.resources, deployment.worker_queues, name) for name in names}
+
+
+def deployment_rollouts(deployment: Deployment, count: int = 20) -> list[Rollout]:
+    return list(deployment.rollouts.all()[:count])
 
 
 def webhook_deployment(pk: int) -> Deployment | None:

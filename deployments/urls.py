@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dashboard, deployments, deploys, tokens, variables
+from .views import dashboard, deployments, deploys, operate, tokens, variables
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -10,6 +10,8 @@ urlpatterns = [
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment_detail"),
     path("deployments/<int:pk>/edit/", deployments.deployment_edit, name="deployment_edit"),
     path("deployments/<int:pk>/panel/", deployments.deployment_panel, name="deployment_panel"),
+    path("deployments/<int:pk>/hibernate/", operate.deployment_hibernate, name="deployment_hibernate"),
+    path("deployments/<int:pk>/wake-up/", operate.deployment_wake_up, name="deployment_wake_up"),
     path("deployments/<int:pk>/git-deploy/", deployments.deployment_git_deploy, name="deployment_git_deploy"),
     path("deployments/<int:pk>/deploy-key/", deployments.deployment_deploy_key, name="deployment_deploy_key"),
     path("deployments/<int:pk>/git-host-keys/forget/", deployments.deployment_git_host_keys_forget,

@@ -212,6 +212,16 @@ AIRDOCK_RUNTIME_RECONCILE_EVERY = env.int("AIRDOCK_RUNTIME_RECONCILE_EVERY", def
 AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT = env.int("AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT", default=90)
 AIRDOCK_RUNTIME_ROLLOUT_DEADLINE = env.int("AIRDOCK_RUNTIME_ROLLOUT_DEADLINE", default=600)
 AIRDOCK_RUNTIME_MIGRATE_TIMEOUT = env.int("AIRDOCK_RUNTIME_MIGRATE_TIMEOUT", default=600)
+# Of each component's CPU and memory limits, the share Swarm reserves (places it only where that is free).
+AIRDOCK_RUNTIME_RESERVE = env.float("AIRDOCK_RUNTIME_RESERVE", default=0.1)
+# The database and broker of each deployment: CPU cores and MiB.
+AIRDOCK_RUNTIME_DATA_RESOURCES = {"cpu": env.float("AIRDOCK_RUNTIME_DATA_CPU", default=1.0),
+                                  "memory": env.int("AIRDOCK_RUNTIME_DATA_MEMORY", default=1024)}
+# Worker autoscaling: a queue scales up at once to what its backlog needs, and down only after it
+# has needed fewer workers for this many seconds.
+AIRDOCK_AUTOSCALE_COOLDOWN = env.int("AIRDOCK_AUTOSCALE_COOLDOWN", default=300)
+# A component whose processes ran out of memory is reported UNHEALTHY for this long afterwards.
+AIRDOCK_RUNTIME_OOM_WINDOW = env.int("AIRDOCK_RUNTIME_OOM_WINDOW", default=600)
 AIRDOCK_RUNTIME_CACHE_DIR = Path(env.str("AIRDOCK_RUNTIME_CACHE_DIR", default=str(VAR_DIR / "runtime-cache")))
 AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/amd64"])
 # Prebuilt images a deploy may name besides the deployment's own repository (shell-style patterns,

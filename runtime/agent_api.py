@@ -58,6 +58,7 @@ def desired(request: HttpRequest) -> JsonResponse:
         # Where the API server runs now, from Swarm: a worker that drains (and so has lost the
         # network's DNS) still reaches it through its agent.
         "api_servers": api_server_addresses(deployment.pk),
+        "queues": [queue["name"] for queue in deployment.worker_queues],  # whose backlog the scheduler reads
     })
 
 
@@ -75,6 +76,28 @@ def bundle(request: HttpRequest, version: str) -> HttpResponse:
     return HttpResponse(data, content_type="application/gzip")
 
 
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**63 else None
+
+
+def _metrics(sent: object, before: ComponentReport | None) -> dict:
+    """The numbers an agent sends, checked; with when its container last had a process killed for
+    memory (the kernel's count went up since its last report) and how many then."""
+    sent = sent if isinstance(sent, dict) else {}
+    found = {k: _count(sent.get(k)) for k in ("memory_bytes", "memory_limit_bytes", "oom_kills")}
+    found = {k: v for k, v in found.items() if v is not None}
+    queues = sent.get("queues")
+    if isinstance(queues, dict) and len(queues) <= 100:
+        found["queues"] = {str(name)[:64]: {"waiting": _count(q.get("waiting")) or 0, "running": _count(q.get("running")) or 0}
+                           for name, q in queues.items() if isinstance(q, dict)}
+    old = before.metrics if before is not None else {}
+    found.update({k: old[k] for k in ("oom_at", "oom_kills_new") if k in old})
+    kills, previous = found.get("oom_kills", 0), old.get("oom_kills", 0)
+    if kills > previous:
+        found.update(oom_at=timezone.now().isoformat(), oom_kills_new=kills - previous)
+    return found
+
+
 @csrf_exempt
 @require_POST
 def report(request: HttpRequest) -> JsonResponse:
@@ -87,6 +110,7 @@ def report(request: HttpRequest) -> JsonResponse:
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"detail": "A report needs component and task_id."}, status=400)
     health = body.get("airflow_health") if isinstance(body.get("airflow_health"), dict) else {}
+    metrics = _metrics(body.get("metrics"), ComponentReport.objects.filter(deployment=deployment, task_id=task_id).first())
     ComponentReport.objects.update_or_create(
         deployment=deployment, task_id=task_id,
         defaults={
@@ -94,7 +118,7 @@ def report(request: HttpRequest) -> JsonResponse:
             "dag_bundle_version": str(body.get("dag_bundle_version", ""))[:64],
             "process": body.get("process") if body.get("process") in PROCESS_STATES else "running",
             "airflow_health": health if len(json.dumps(health)) <= 20000 else {},
-            "message": str(body.get("message", ""))[:500], "reported_at": timezone.now(),
+            "message": str(body.get("message", ""))[:500], "reported_at": timezone.now(), "metrics": metrics,
         },
     )
     return JsonResponse({"ok": True})

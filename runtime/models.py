@@ -47,6 +47,10 @@ class ComponentReport(models.Model):
     process = models.CharField(max_length=16, default="starting", help_text="starting, running, stopping or exited")
     airflow_health = models.JSONField(default=dict, blank=True, help_text="Airflow's own health answer (API server).")
     message = models.CharField(max_length=500, blank=True)
+    metrics = models.JSONField(
+        default=dict, blank=True,
+        help_text="Memory in use and its limit, processes killed for memory, and (the scheduler's) each queue's backlog.",
+    )
     reported_at = models.DateTimeField()
 
     class Meta:

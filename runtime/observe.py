@@ -6,6 +6,7 @@ DEPLOYING until every component runs the desired image and bundle and is healthy
 UNHEALTHY, with the reason, when a component is down, silent, or still behind past the deadline."""
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta
 
@@ -16,11 +17,14 @@ from django.utils.dateparse import parse_datetime
 
 from deployments import events
 from deployments.models import Deployment
+from deployments.services.rollouts import rollouts_settle
 
 from . import spec as specs
 from . import swarm
+from .autoscale import autoscale
 from .models import ComponentReport, RuntimeCredentials
 
+logger = logging.getLogger(__name__)
 # Airflow's health answer names these components (the API server / webserver reports it).
 HEALTH_KEYS = {"scheduler": "scheduler", "triggerer": "triggerer", "dag-processor": "dag_processor"}
 
@@ -78,7 +82,10 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
     key = HEALTH_KEYS.get(name)
     if key and airflow_health and ok:
         health = airflow_health.get(key) or {}
-        if health.get("status") != "healthy":
+        beat = _since(health.get(f"latest_{key}_heartbeat") or "")
+        # Airflow calls a component unhealthy once one heartbeat is a few seconds late (a busy
+        # machine); within the heartbeat timeout that is not yet trouble.
+        if health.get("status") != "healthy" and not (beat and now - beat <= heartbeat):
             problems.append(f"Airflow reports it {health.get('status') or 'unknown'}")
             ok = 0
     failed = [t for t in current if t["state"] in ("failed", "rejected", "orphaned")]
@@ -121,10 +128,32 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
     return entries
 
 
+MIB = 2**20
+
+
+def _memory(component: str, expected: swarm.ServiceSpec, reports: dict, entry: dict, now: datetime) -> str:
+    """Add the memory its running containers use; return why it is unhealthy for memory, or ""."""
+    live = [reports[t["id"]] for t in entry["tasks"] if t["id"] in reports]
+    used = [r.metrics["memory_bytes"] for r in live if isinstance(r.metrics.get("memory_bytes"), int)]
+    entry["memory_mib"] = round(sum(used) / MIB) if used else None
+    entry["memory_limit_mib"] = expected.memory
+    window = timedelta(seconds=settings.AIRDOCK_RUNTIME_OOM_WINDOW)
+    killed = [r for r in reports.values() if r.component == component and r.metrics.get("oom_at")
+              and now - (_since(r.metrics["oom_at"]) or now - window) < window]
+    if not killed:
+        return ""
+    last = max(_since(r.metrics["oom_at"]) for r in killed)
+    count = sum(int(r.metrics.get("oom_kills_new", 1)) for r in killed)
+    return (f"ran out of memory at {last:%H:%M} UTC: {count} process{'es' if count > 1 else ''} killed at its "
+            f"{expected.memory} MiB limit; give it more memory (resources)")
+
+
 def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | None) -> list[dict]:
     now = timezone.now()
     reports = {r.task_id: r for r in ComponentReport.objects.filter(deployment=deployment)}
     started = deployment.current_deploy.finished_at if deployment.current_deploy and deployment.current_deploy.finished_at else deployment.updated_at
+    last_rollout = deployment.rollouts.order_by("-created_at").values_list("created_at", flat=True).first()
+    started = max(started, last_rollout) if last_rollout else started  # a settings change, a wake-up: a new deadline
     want_digest = deployment.desired_image_digest
     want_bundle = deployment.desired_dag_bundle_version
     expected = {s.name: s for s in (wanted.services if wanted else [])}
@@ -137,8 +166,16 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
         found = swarm.service_get(name)
         drift = swarm.service_drift(found, service) if found is not None else ""
         bundle = want_bundle if component not in specs.DATA_COMPONENTS else ""
+        scaled = _since((deployment.runtime_autoscale.get(component.removeprefix("worker-")) or {}).get("changed_at", "")) \
+            if component.startswith("worker-") else None
+        scaled = scaled if scaled and scaled > started else None
         entries = _component(component, service, tasks, reports, want_digest=want_digest if component not in specs.DATA_COMPONENTS else "",
-                             want_bundle=bundle, airflow_health=health, started=started, now=now, nodes=nodes)
+                             want_bundle=bundle, airflow_health=health, started=scaled or started, now=now, nodes=nodes)
+        if scaled and entries[0]["state"] == "starting":  # the autoscaler's change, not a rollout's
+            entries[0].update(state="scaling", reason=f"scaling to {service.replicas} workers ({entries[0]['running']} running)")
+        oom = _memory(component, service, reports, entries[0], now) if component not in specs.DATA_COMPONENTS else ""
+        if oom and entries[0]["state"] != "stopped":
+            entries[0].update(state="unhealthy", reason="; ".join(filter(None, [oom, entries[0]["reason"]])))
         if drift:  # changed by hand: not a rollout to wait for; the next reconcile puts it back
             entries[0].update(state="unhealthy", reason="; ".join(filter(None, [drift, entries[0]["reason"]])))
         if found is None:
@@ -152,11 +189,16 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
 
 
 def status_of(components: list[dict], deployment: Deployment) -> tuple[str, str]:
+    if deployment.hibernating:
+        running = [c["name"] for c in components if c["running"]]
+        if running:
+            return Deployment.Status.HIBERNATING, "Hibernating: stopping " + ", ".join(dict.fromkeys(running)) + "."
+        return Deployment.Status.HIBERNATING, "Hibernating: nothing runs; its metadata, settings and versions are kept. Wake it up to run again."
     serving = [c for c in components if c["state"] != "draining"]
     unhealthy = [c for c in serving if c["state"] == "unhealthy"]
     if unhealthy:
         return Deployment.Status.UNHEALTHY, "; ".join(f"{c['name']}: {c['reason'] or 'unhealthy'}" for c in unhealthy)
-    waiting = [c for c in serving if c["state"] not in ("healthy", "stopped")]
+    waiting = [c for c in serving if c["state"] not in ("healthy", "stopped", "scaling")]
     if waiting:
         return Deployment.Status.DEPLOYING, "Waiting for " + ", ".join(
             f"{c['name']} ({c['reason'] or c['state']})" for c in waiting)
@@ -167,6 +209,27 @@ def status_of(components: list[dict], deployment: Deployment) -> tuple[str, str]
     return Deployment.Status.HEALTHY, reason + "."
 
 
+def _autoscaled(deployment: Deployment, creds: RuntimeCredentials) -> specs.DeploymentSpec:
+    """The desired spec once each worker queue has the workers its backlog needs (applied here, at
+    once, to the queues whose number changed; the next reconcile finds them in sync)."""
+    if deployment.hibernating:
+        return specs.desired(deployment, creds, portal_url="")
+    states, changed = autoscale(deployment, list(ComponentReport.objects.filter(deployment=deployment)), timezone.now())
+    if states != deployment.runtime_autoscale:
+        Deployment.objects.filter(pk=deployment.pk).update(runtime_autoscale=states)
+        deployment.runtime_autoscale = states
+    if not changed:
+        return specs.desired(deployment, creds, portal_url="")
+    wanted = specs.desired(deployment, creds, portal_url=specs.portal_url())
+    for service in wanted.airflow:
+        if service.labels.get("io.airdock.component") in {f"worker-{name}" for name in changed} and swarm.service_get(service.name):
+            try:
+                swarm.service_apply(service)
+            except swarm.SwarmError:
+                logger.exception("scaling %s failed (the next observation tries again)", service.name)
+    return wanted
+
+
 def observe(deployment_id: int) -> Deployment | None:
     """Refresh what the deployment runs and its status; publish a live event when either changed."""
     deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
@@ -175,7 +238,7 @@ def observe(deployment_id: int) -> Deployment | None:
     creds = RuntimeCredentials.objects.filter(deployment=deployment).first()
     if creds is None:
         return deployment  # never reconciled yet
-    wanted = specs.desired(deployment, creds, portal_url="")
+    wanted = _autoscaled(deployment, creds)
     components = components_observed(deployment, wanted)
     status, reason = status_of(components, deployment)
     if deployment.status == Deployment.Status.UNHEALTHY and deployment.status_reason.startswith(
@@ -183,6 +246,8 @@ def observe(deployment_id: int) -> Deployment | None:
         status, reason = deployment.status, deployment.status_reason  # stays until a pass migrates
     changed = (status, reason, components) != (deployment.status, deployment.status_reason, deployment.runtime_components)
     with transaction.atomic():
+        if rollouts_settle(deployment, status=status, reason=reason, running=sum(c["running"] for c in components)):
+            changed = True
         Deployment.objects.filter(pk=deployment.pk).update(
             status=status, status_reason=reason[:500], runtime_components=components, runtime_observed_at=timezone.now(),
         )

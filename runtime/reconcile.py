@@ -27,13 +27,6 @@ from .observe import observe
 logger = logging.getLogger(__name__)
 
 
-def portal_url() -> str:
-    """Where agents reach the portal: the setting, or this machine on the swarm's gateway bridge."""
-    if settings.AIRDOCK_RUNTIME_PORTAL_URL:
-        return settings.AIRDOCK_RUNTIME_PORTAL_URL.rstrip("/")
-    return f"http://{swarm.gateway_address()}:{settings.AIRDOCK_PORT}"
-
-
 LOCK_SECONDS = 60
 
 
@@ -84,7 +77,7 @@ def reconcile(deployment_id: int) -> str:
 def _converge(deployment: Deployment, renew) -> str:
     swarm.swarm_check()
     creds, _ = RuntimeCredentials.objects.get_or_create(deployment=deployment)
-    wanted = specs.desired(deployment, creds, portal_url=portal_url())
+    wanted = specs.desired(deployment, creds, portal_url=specs.portal_url())
     labels = specs.labels(deployment)
     swarm.network_ensure(wanted.network, labels)
     for name, value in wanted.secrets.items():
@@ -92,7 +85,7 @@ def _converge(deployment: Deployment, renew) -> str:
     swarm.config_ensure(specs.agent_config_name(), specs.AGENT_SOURCE.read_bytes(), {"io.airdock.agent": "1"})
     changed = [s.name for s in wanted.data if swarm.service_apply(s) != "unchanged"]
     image = wanted.migrate.labels["io.airdock.image"]
-    if deployment.runtime_migrated_image != image:
+    if deployment.runtime_migrated_image != image and not deployment.hibernating:  # a hibernating one migrates at wake-up
         error = _migrate(wanted.migrate, renew)
         if error:
             _set_status(deployment, Deployment.Status.UNHEALTHY,
@@ -136,10 +129,17 @@ def _migrate(job: swarm.ServiceSpec, renew) -> str:
 
 
 def teardown(deployment_id: int) -> None:
-    """Remove every service, secret and the network of a deployment (its volumes stay: data)."""
-    for service in swarm.services_list(specs.owner_labels(deployment_id)):
+    """Remove every service, secret and the network of a deployment that is gone, and, once its
+    containers have stopped, its database's and broker's volumes."""
+    labels = specs.owner_labels(deployment_id)
+    for service in swarm.services_list(labels):
         swarm.service_remove(service.name)
-    swarm.containers_prune(specs.owner_labels(deployment_id))
+    deadline = time.monotonic() + 90
+    while swarm.containers_running(labels) and time.monotonic() < deadline:
+        time.sleep(1)
+    swarm.containers_prune(labels)
     with contextlib.suppress(docker.errors.APIError):
-        swarm.objects_prune("secrets", specs.owner_labels(deployment_id), keep=set())
+        swarm.objects_prune("secrets", labels, keep=set())
         swarm.network_remove(f"{specs.prefix(deployment_id)}-net")
+    for component in specs.DATA_COMPONENTS:
+        swarm.volume_remove(f"{specs.prefix(deployment_id)}-{component}")

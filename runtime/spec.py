@@ -11,9 +11,11 @@ from pathlib import Path
 
 from django.conf import settings
 
-from deployments.models import Deployment, is_reserved_key
+from deployments.models import Deployment, component_resources, is_reserved_key
 from deployments.selectors import runtime_environment
 
+from . import swarm
+from .autoscale import queue_workers
 from .models import RuntimeCredentials
 from .swarm import FileRef, ServiceSpec
 
@@ -28,6 +30,13 @@ DATA_COMPONENTS = ("db", "broker")
 
 def prefix(deployment_id: int) -> str:
     return f"{settings.AIRDOCK_RUNTIME_NAME_PREFIX}-d{deployment_id}"
+
+
+def portal_url() -> str:
+    """Where agents reach the portal: the setting, or this machine on the swarm's gateway bridge."""
+    if settings.AIRDOCK_RUNTIME_PORTAL_URL:
+        return settings.AIRDOCK_RUNTIME_PORTAL_URL.rstrip("/")
+    return f"http://{swarm.gateway_address()}:{settings.AIRDOCK_PORT}"
 
 
 def owner_labels(deployment_id: int) -> dict[str, str]:
@@ -59,10 +68,11 @@ def airflow_components(major: int) -> dict[str, tuple[str, ...]]:
 
 
 def worker_components(deployment: Deployment) -> dict[str, tuple[tuple[str, ...], int]]:
+    """One service of Celery workers per queue, as many as the autoscaler asks for (none hibernating)."""
     return {
         f"worker-{queue['name']}": (
             ("airflow", "celery", "worker", "--queues", queue["name"], "--concurrency", str(queue["concurrency"])),
-            int(queue["workers"]),
+            0 if deployment.hibernating else queue_workers(deployment, queue),
         )
         for queue in deployment.worker_queues
     }
@@ -124,6 +134,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
         "AIRDOCK_TASK_ID": "{{.Task.ID}}",
         "AIRDOCK_BUNDLE_ROOT": BUNDLE_ROOT if deployment.desired_dag_bundle_version else "",
         "AIRDOCK_HEALTH_URL": "",
+        "AIRDOCK_BROKER_STATS": "1" if component == "scheduler" else "",  # the queues' backlog, for the autoscaler
     }
     if major >= 3:
         env.update({
@@ -171,32 +182,36 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
     airflow_secrets = tuple(ref(p) for p in (
         "sql_alchemy_conn", "broker_url", "result_backend", "fernet_key", "jwt_secret", "agent_token", "admin_password", "env"))
     data_constraints = ("node.role==manager",)  # their volumes live on the manager
+    awake = 0 if deployment.hibernating else 1
+    data_resources = {**settings.AIRDOCK_RUNTIME_DATA_RESOURCES, "reserve": settings.AIRDOCK_RUNTIME_RESERVE}
     data = [
         ServiceSpec(
             name=f"{prefix(deployment.pk)}-db", image=settings.AIRDOCK_RUNTIME_SERVICES_IMAGE, command=("airdock-postgres",),
             labels=labels(deployment, "db"), user="postgres", network=net, aliases=("db",),
             secrets=(ref("db_password", mode=0o444),), volumes=((f"{prefix(deployment.pk)}-db", "/data"),),
-            tmpfs=("/tmp",), start_first=False, constraints=data_constraints,
+            tmpfs=("/tmp",), start_first=False, constraints=data_constraints, replicas=awake, **data_resources,
         ),
         ServiceSpec(
             name=f"{prefix(deployment.pk)}-broker", image=settings.AIRDOCK_RUNTIME_SERVICES_IMAGE, command=("airdock-redis",),
             labels=labels(deployment, "broker"), user="redis", network=net, aliases=("broker",),
             secrets=(ref("broker_password", mode=0o444),), volumes=((f"{prefix(deployment.pk)}-broker", "/var/lib/redis"),),
-            tmpfs=("/tmp",), start_first=False, constraints=data_constraints,
+            tmpfs=("/tmp",), start_first=False, constraints=data_constraints, replicas=awake, **data_resources,
         ),
     ]
     agent = (FileRef(agent_config_name(), AGENT_PATH, mode=0o444),)
 
     def component(name: str, command: tuple[str, ...], replicas: int = 1, grace: int = 60, aliases=()) -> ServiceSpec:
+        limits = component_resources(deployment.resources, deployment.worker_queues, name)
         return ServiceSpec(
             name=f"{prefix(deployment.pk)}-{name}", image=image, command=("python", AGENT_PATH, "--", *command),
             labels={**labels(deployment, name), "io.airdock.deploy": str(deployment.current_deploy_id or "")},
             env={**_airflow_env(deployment, major, name, portal_url), **plain}, network=net, aliases=aliases,
             secrets=airflow_secrets, configs=agent, tmpfs=("/tmp", SCRATCH), replicas=replicas,
-            stop_grace_seconds=grace,
+            stop_grace_seconds=grace, cpu=float(limits["cpu"]), memory=int(limits["memory"]),
+            reserve=settings.AIRDOCK_RUNTIME_RESERVE,
         )
 
-    airflow = [component(name, command, aliases=(name,)) for name, command in airflow_components(major).items()]
+    airflow = [component(name, command, replicas=awake, aliases=(name,)) for name, command in airflow_components(major).items()]
     airflow += [
         component(name, command, replicas=replicas, grace=deployment.worker_grace_period)
         for name, (command, replicas) in worker_components(deployment).items()

@@ -65,7 +65,9 @@ class ServiceSpec:
     stop_grace_seconds: int = 60
     start_first: bool = True
     constraints: tuple[str, ...] = ()
-    memory: int | None = None
+    cpu: float | None = None  # cores: a limit
+    memory: int | None = None  # MiB: a limit (the kernel kills a process of the container above it)
+    reserve: float = 0.0  # of the limits, the share Swarm reserves on the machine it places a task on
     pids: int = 4096
     job: bool = False  # run to completion once (replicated-job), never restarted
 
@@ -171,7 +173,10 @@ def _template(client: docker.DockerClient, spec: ServiceSpec) -> TaskTemplate:
         secrets=_refs(client, "secrets", spec.secrets), configs=_refs(client, "configs", spec.configs),
         stop_grace_period=spec.stop_grace_seconds * 1_000_000_000, cap_drop=["ALL"],
     )
-    resources = Resources(mem_limit=spec.memory) if spec.memory else Resources()
+    limits = {"cpu_limit": int(spec.cpu * 1e9) if spec.cpu else None, "mem_limit": spec.memory * 2**20 if spec.memory else None}
+    reserved = {"cpu_reservation": int(spec.cpu * spec.reserve * 1e9) if spec.cpu and spec.reserve else None,
+                "mem_reservation": int(spec.memory * spec.reserve * 2**20) if spec.memory and spec.reserve else None}
+    resources = Resources(**{k: v for k, v in {**limits, **reserved}.items() if v})
     resources.setdefault("Limits", {})["Pids"] = spec.pids
     restart = RestartPolicy(condition="none") if spec.job else RestartPolicy(condition="any", delay=5_000_000_000)
     networks = [NetworkAttachmentConfig(_swarm_network(client, spec.network) or spec.network, aliases=list(spec.aliases))
@@ -256,6 +261,21 @@ def containers_prune(labels: dict) -> None:
             client.api.remove_container(container["Id"])
         except docker.errors.APIError:
             pass  # already going
+
+
+def containers_running(labels: dict) -> int:
+    filters = {"label": [f"{k}={v}" for k, v in labels.items()]}
+    return len(_client().api.containers(filters=filters))
+
+
+def volume_remove(name: str) -> None:
+    """Remove a volume of this engine (gone already, or still in use: left as it is)."""
+    try:
+        _client().volumes.get(name).remove(force=True)
+    except docker.errors.NotFound:
+        pass
+    except docker.errors.APIError:
+        pass
 
 
 def service_tasks(name: str) -> list[dict]:

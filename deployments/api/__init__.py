@@ -42,8 +42,10 @@ def airdock_error(request: HttpRequest, exc: AirdockError):
 
 
 # Imported after `api`: the routes register themselves on it.
-from . import deploys, variables, workspaces
+from . import as_code, deploys, operate, variables, workspaces
 
 api.add_router("", workspaces.router)
 api.add_router("", deploys.router)
 api.add_router("", variables.router)
+api.add_router("", operate.router)
+api.add_router("", as_code.router)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ninja import Schema
 
+from .. import selectors
 from ..models import DEFAULT_RUNTIME_IMAGE, Deploy, Deployment
 
 
@@ -45,12 +46,55 @@ class DeploymentIn(Schema):
     git_url: str = ""
     git_branch: str = "main"
     git_subdir: str = ""
+    worker_grace_period: int | None = None
+    resources: dict[str, Any] | None = None  # {"scheduler": {"cpu": 1, "memory": 2048}}: checked by the service
+    hibernation_schedules: list[dict[str, Any]] | None = None
+
+
+class DeploymentPatch(Schema):
+    """Only the settings given change; the others stay."""
+
+    name: str | None = None
+    description: str | None = None
+    runtime_image: str | None = None
+    executor: Deployment.Executor | None = None
+    worker_queues: list[dict[str, Any]] | None = None
+    dag_deploy_enabled: bool | None = None
+    pytest_by_default: bool | None = None
+    git_url: str | None = None
+    git_branch: str | None = None
+    git_subdir: str | None = None
+    worker_grace_period: int | None = None
+    resources: dict[str, Any] | None = None
+    hibernation_schedules: list[dict[str, Any]] | None = None
 
 
 class WorkerQueueOut(Schema):
     name: str
-    workers: int
+    min_workers: int
+    max_workers: int
     concurrency: int
+    cpu: float  # cores per worker (a limit)
+    memory: int  # MiB per worker (a limit)
+    workers: int  # what the autoscaler runs now
+    waiting: int | None = None  # the queue's backlog as last read from the broker
+    running: int | None = None
+
+
+class ResourcesOut(Schema):
+    cpu: float
+    memory: int
+
+
+class RolloutOut(Schema):
+    id: int
+    kind: str
+    summary: str
+    actor_name: str
+    state: str  # ROLLING, DONE, FAILED, SUPERSEDED
+    message: str
+    created_at: datetime
+    finished_at: datetime | None
 
 
 class GitOut(Schema):
@@ -71,6 +115,8 @@ class ComponentOut(Schema):
     running_dag_bundle_version: str  # from the component's own agent
     reason: str = ""
     nodes: list[str] = []  # the swarm machines (host names) its running tasks are on
+    memory_mib: int | None = None  # in use by its running containers, as their agents last said
+    memory_limit_mib: int | None = None
     grace_ends_at: str | None = None  # draining: when the old worker is stopped at the latest
 
 
@@ -84,6 +130,10 @@ class DeploymentOut(Schema):
     runtime_image: str
     executor: Deployment.Executor
     worker_queues: list[WorkerQueueOut]
+    resources: dict[str, ResourcesOut]  # every component's effective CPU and memory limits
+    hibernating: bool
+    hibernation_schedules: list[dict[str, Any]]
+    worker_grace_period: int
     dag_deploy_enabled: bool
     pytest_by_default: bool
     desired_image: str
@@ -110,6 +160,14 @@ class DeploymentOut(Schema):
     def resolve_git(obj: Deployment) -> dict:
         return {"url": obj.git_url_shown, "branch": obj.git_branch, "subdir": obj.git_subdir,
                 "deploy_key": obj.git_deploy_key_public}
+
+    @staticmethod
+    def resolve_worker_queues(obj: Deployment) -> list[dict]:
+        return selectors.worker_queues_shown(obj)
+
+    @staticmethod
+    def resolve_resources(obj: Deployment) -> dict:
+        return selectors.resources_shown(obj)
 
     @staticmethod
     def resolve_components(obj: Deployment) -> list:

@@ -13,7 +13,7 @@ from .. import selectors
 from ..services import deployments as deployment_services
 from ..services import git as git_services
 from .auth import client_ip, get_scoped, require_role
-from .schemas import DeploymentIn, DeploymentOut, ErrorOut, WorkspaceIn, WorkspaceOut
+from .schemas import DeploymentIn, DeploymentOut, DeploymentPatch, ErrorOut, WorkspaceIn, WorkspaceOut
 
 router = Router(tags=["workspaces and deployments"])
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
@@ -61,6 +61,35 @@ def list_deployments(request: HttpRequest, workspace_id: int):
 @router.get("/deployments/{deployment_id}", response={200: DeploymentOut, 404: ErrorOut})
 def get_deployment(request: HttpRequest, deployment_id: int):
     return get_scoped(selectors.token_deployments(request.auth), deployment_id)
+
+
+@router.patch("/deployments/{deployment_id}", response={200: DeploymentOut, **ERRORS})
+def update_deployment(request: HttpRequest, deployment_id: int, payload: DeploymentPatch):
+    """Change the settings given; those the components run (worker queues, resources, the worker
+    grace period) roll out, as a rollout listed under /rollouts."""
+    token = request.auth
+    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
+    require_role(token, selectors.MANAGE_ROLES, "change a deployment's settings")
+    return deployment_services.deployment_update(deployment=deployment, actor=Actor(token=token, ip=client_ip(request)),
+                                                 **payload.dict(exclude_none=True))
+
+
+@router.delete("/deployments/{deployment_id}", response={204: None, **ERRORS})
+def delete_deployment(request: HttpRequest, deployment_id: int):
+    """Delete the deployment, its deploys and variables; what it ran is removed from the swarm."""
+    token = request.auth
+    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
+    require_role(token, selectors.MANAGE_ROLES, "delete deployments")
+    if token.deployment_id:
+        raise Forbidden("A deployment-scoped token cannot delete its deployment.")
+    deployment_services.deployment_delete(deployment=deployment, actor=Actor(token=token, ip=client_ip(request)))
+    return 204, None
+
+
+@router.get("/deployments", response=list[DeploymentOut])
+def list_all_deployments(request: HttpRequest):
+    """Every deployment the token may see, in all its workspaces."""
+    return selectors.token_deployments(request.auth).select_related("workspace")
 
 
 @router.post("/deployments/{deployment_id}/deploy-key", response={201: DeploymentOut, **ERRORS})

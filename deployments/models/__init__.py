@@ -4,12 +4,17 @@ steps and log lines) and API tokens.
 Organizations, workspaces, memberships and the audit log live in the `tenancy` app.
 """
 from .deploy import Deploy, DeployLogLine, DeployStep
-from .deployment import (
-    DEFAULT_RUNTIME_IMAGE,
-    Deployment,
+from .deployment import DEFAULT_RUNTIME_IMAGE, Deployment
+from .options import (
+    DEFAULT_QUEUE,
+    component_resources,
     default_worker_queues,
+    normalize_worker_queues,
+    validate_hibernation_schedules,
+    validate_resources,
     validate_worker_queues,
 )
+from .rollout import Rollout
 from .runtime import RuntimeImage
 from .token import ApiToken
 from .variables import (
@@ -22,7 +27,8 @@ from .variables import (
 )
 
 __all__ = [
-    "DEFAULT_RUNTIME_IMAGE", "RESERVED_KEYS", "RESERVED_KEY_PREFIX", "ApiToken", "Deploy", "DeployLogLine",
+    "DEFAULT_QUEUE", "DEFAULT_RUNTIME_IMAGE", "Rollout", "component_resources", "normalize_worker_queues",
+    "validate_hibernation_schedules", "validate_resources", "RESERVED_KEYS", "RESERVED_KEY_PREFIX", "ApiToken", "Deploy", "DeployLogLine",
     "DeployStep", "Deployment", "EnvironmentVariable", "RuntimeImage", "default_worker_queues", "is_reserved_key",
     "validate_variable_key", "validate_variable_value", "validate_worker_queues",
 ]

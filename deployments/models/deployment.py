@@ -1,41 +1,15 @@
 """A deployment: one Airflow environment, what it should run (desired state) and its settings."""
 from __future__ import annotations
 
-import re
 from urllib.parse import urlsplit, urlunsplit
 
-from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
 
 from .fields import SecretCharField, SecretTextField
+from .options import default_worker_queues, validate_hibernation_schedules, validate_resources, validate_worker_queues
 
 DEFAULT_RUNTIME_IMAGE = "astrocrpublic.azurecr.io/runtime:3.1-1"
-
-
-def default_worker_queues() -> list[dict]:
-    return [{"name": "default", "workers": 1, "concurrency": 5}]
-
-
-def validate_worker_queues(value: object) -> None:
-    """Accept a list of {"name", "workers", "concurrency"} with unique names and sane counts."""
-    example = '[{"name": "default", "workers": 1, "concurrency": 5}]'
-    if not isinstance(value, list) or not value:
-        raise ValidationError(f"Give at least one worker queue as a list, for example {example}.")
-    names = set()
-    for queue in value:
-        if not isinstance(queue, dict) or set(queue) != {"name", "workers", "concurrency"}:
-            raise ValidationError(f"Each worker queue needs exactly name, workers and concurrency, as in {example}.")
-        name = queue["name"]
-        if not isinstance(name, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]{0,62}", name):
-            raise ValidationError(f"Queue name {name!r}: use lower-case letters, digits, '-' and '_'.")
-        if name in names:
-            raise ValidationError(f"Queue name {name!r} is given twice.")
-        names.add(name)
-        for key, top in (("workers", 50), ("concurrency", 256)):
-            count = queue[key]
-            if not isinstance(count, int) or isinstance(count, bool) or not 0 <= count <= top:
-                raise ValidationError(f"Queue {name!r}: {key} must be a whole number from 0 to {top}.")
 
 
 class Deployment(models.Model):
@@ -46,6 +20,7 @@ class Deployment(models.Model):
         DEPLOYING = "DEPLOYING", "Deploying"
         HEALTHY = "HEALTHY", "Healthy"
         UNHEALTHY = "UNHEALTHY", "Unhealthy"
+        HIBERNATING = "HIBERNATING", "Hibernating"
 
     class Executor(models.TextChoices):
         CELERY = "celery", "Celery"
@@ -60,7 +35,23 @@ class Deployment(models.Model):
         help_text="The Astro Runtime image this deployment is meant to run (projects name theirs in the Dockerfile).",
     )
     executor = models.CharField(max_length=16, choices=Executor.choices, default=Executor.CELERY)
-    worker_queues = models.JSONField(default=default_worker_queues, validators=[validate_worker_queues])
+    worker_queues = models.JSONField(
+        default=default_worker_queues, validators=[validate_worker_queues],
+        help_text="Celery worker queues: each scales between min_workers and max_workers with its backlog.",
+    )
+    resources = models.JSONField(
+        default=dict, blank=True, validators=[validate_resources],
+        help_text='CPU (cores) and memory (MiB) limits per component, e.g. {"scheduler": {"cpu": 1, "memory": 2048}}; '
+                  "unset ones take the defaults.",
+    )
+    hibernating = models.BooleanField(
+        default=False, help_text="Every component stopped (metadata and settings kept) until it is woken up.",
+    )
+    hibernation_schedules = models.JSONField(
+        default=list, blank=True, validators=[validate_hibernation_schedules],
+        help_text='When to hibernate and wake up, as cron in UTC: [{"hibernate_at": "0 19 * * 1-5", "wake_at": "0 7 * * 1-5"}].',
+    )
+    hibernation_checked_at = models.DateTimeField(null=True, blank=True, help_text="The schedules were applied up to here.")
     dag_deploy_enabled = models.BooleanField(
         "DAG-only deploys", default=True,
         help_text="Deploy dags/ separately from the image. When off, DAGs are baked into the image.",
@@ -94,6 +85,10 @@ class Deployment(models.Model):
         help_text="The image (repository@digest) whose database migrations have run on the metadata database.",
     )
     runtime_observed_at = models.DateTimeField(null=True, blank=True)
+    runtime_autoscale = models.JSONField(
+        default=dict, blank=True,
+        help_text="Per worker queue: the workers the autoscaler asks for, its backlog, when it last changed.",
+    )
     current_deploy = models.ForeignKey(
         "Deploy", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -140,13 +135,14 @@ class Deployment(models.Model):
     def runtime_sync(self) -> dict:
         """Desired vs what the components report, at a glance: {"in_sync", "healthy", "total",
         "behind": [component names], "draining": n}, from the data plane's last observation."""
-        serving = [c for c in self.runtime_components if c.get("state") != "draining" and c.get("name") not in ("db", "broker")]
+        serving = [c for c in self.runtime_components
+                   if c.get("state") not in ("draining", "stopped") and c.get("name") not in ("db", "broker")]
         behind = [
             c["name"] for c in serving
             if c.get("running_image_digest") != self.desired_image_digest
             or c.get("running_dag_bundle_version", "") not in ("", self.desired_dag_bundle_version)
         ]
-        every = [c for c in self.runtime_components if c.get("state") != "draining"]
+        every = [c for c in self.runtime_components if c.get("state") not in ("draining", "stopped")]
         return {
             "in_sync": bool(serving) and not behind, "behind": behind,
             "healthy": sum(c.get("state") == "healthy" for c in every), "total": len(every),

@@ -10,15 +10,23 @@ from portal.errors import Conflict, Invalid
 from tenancy.audit import Actor, audit_record
 from tenancy.models import Workspace
 
-from ..models import Deployment
-from . import runtime
+from ..models import Deploy, Deployment, Rollout, normalize_worker_queues
+from . import rollouts, runtime
 from .git import git_check_url
 
 EDITABLE_FIELDS = (
     "name", "description", "runtime_image", "executor", "worker_queues",
     "dag_deploy_enabled", "pytest_by_default", "git_url", "git_branch", "git_subdir", "webhook_secret",
-    "worker_grace_period",
+    "worker_grace_period", "resources", "hibernation_schedules",
 )
+# The settings the data plane runs: a change to one of them is rolled out to the components.
+RUNTIME_FIELDS = ("worker_queues", "resources", "worker_grace_period")
+
+
+def _normalized(fields: dict[str, Any]) -> dict[str, Any]:
+    if "worker_queues" in fields:
+        fields = {**fields, "worker_queues": normalize_worker_queues(fields["worker_queues"])}
+    return fields
 
 
 def _check_fields(fields: dict[str, Any]) -> None:
@@ -49,6 +57,7 @@ def _validate(deployment: Deployment) -> None:
 def deployment_create(*, workspace: Workspace, name: str, actor: Actor | None = None, **fields: Any) -> Deployment:
     """Create a deployment; it waits in CREATING until its first deploy."""
     _check_fields(fields)
+    fields = _normalized(fields)
     _check_name(workspace=workspace, name=name)
     deployment = Deployment(
         workspace=workspace, name=name,
@@ -63,8 +72,9 @@ def deployment_create(*, workspace: Workspace, name: str, actor: Actor | None = 
 
 @transaction.atomic
 def deployment_update(*, deployment: Deployment, actor: Actor | None = None, **fields: Any) -> Deployment:
-    """Change a deployment's settings."""
+    """Change a deployment's settings; those the components run are rolled out."""
     _check_fields(fields)
+    fields = _normalized(fields)
     if "name" in fields:
         _check_name(workspace=deployment.workspace, name=fields["name"], exclude_pk=deployment.pk)
     changed = sorted(k for k, v in fields.items() if getattr(deployment, k) != v)
@@ -75,6 +85,23 @@ def deployment_update(*, deployment: Deployment, actor: Actor | None = None, **f
     if changed:
         audit_record(organization=deployment.workspace.organization, action="deployment.update",
                      target=deployment.name, actor=actor, changed=changed)
-        if deployment.desired_image_digest:
-            runtime.reconcile_soon(deployment.pk)  # worker queues, grace period, ... roll out
+        rolled = [k for k in changed if k in RUNTIME_FIELDS]
+        if rolled and deployment.desired_image_digest:
+            rollouts.rollout_start(deployment=deployment, kind=Rollout.Kind.SETTINGS, summary=", ".join(rolled), actor=actor)
+            runtime.reconcile_soon(deployment.pk)
     return deployment
+
+
+@transaction.atomic
+def deployment_delete(*, deployment: Deployment, actor: Actor | None = None) -> None:
+    """Delete a deployment with its deploys and variables; the data plane then removes everything
+    it ran (services, secrets, network and its database's volume). Refused while a deploy runs."""
+    locked = Deployment.objects.select_for_update().select_related("workspace__organization").get(pk=deployment.pk)
+    active = Deploy.objects.filter(deployment=locked, state__in=Deploy.ACTIVE_STATES).first()
+    if active is not None:
+        raise Conflict(f"Deploy {active.pk} of {locked.name} is still running: cancel it or let it finish, then delete.")
+    audit_record(organization=locked.workspace.organization, action="deployment.delete", target=locked.name, actor=actor,
+                 workspace=locked.workspace.name)
+    pk = locked.pk
+    locked.delete()
+    runtime.reconcile_soon(pk)  # finds it gone: tears down what ran

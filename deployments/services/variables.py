@@ -7,6 +7,7 @@ the deployment's components after it commits. Callers check that the actor may m
 deployment, as for its other settings."""
 from __future__ import annotations
 
+import json
 import re
 
 from django.core.exceptions import ValidationError
@@ -18,10 +19,11 @@ from tenancy.audit import Actor, audit_record
 from ..models import (
     Deployment,
     EnvironmentVariable,
+    Rollout,
     validate_variable_key,
     validate_variable_value,
 )
-from . import runtime
+from . import rollouts, runtime
 
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
 
@@ -74,8 +76,10 @@ def _apply(deployment: Deployment, key: str, value: str | None, is_secret: bool 
 def _after_change(deployment: Deployment, action: str, target: str, actor: Actor | None, **detail) -> None:
     audit_record(organization=deployment.workspace.organization, action=action,
                  target=f"{deployment.name}: {target}", actor=actor, **detail)
-    if deployment.desired_image_digest:
-        runtime.reconcile_soon(deployment.pk)  # the components get the variables at their next rollout
+    if deployment.desired_image_digest:  # the components get the variables at their next rollout
+        rollouts.rollout_start(deployment=deployment, kind=Rollout.Kind.VARIABLES,
+                               summary=f"{action.rsplit('.', 1)[1]} {target}", actor=actor)
+        runtime.reconcile_soon(deployment.pk)
 
 
 @transaction.atomic
@@ -165,3 +169,37 @@ def variables_import(*, deployment: Deployment, text: str, is_secret: bool = Fal
         _after_change(deployment, "deployment.variable.import", ", ".join(created + updated), actor,
                       created=created, updated=updated, is_secret=is_secret)
     return {"created": len(created), "updated": len(updated), "unchanged": len(last) - len(created) - len(updated)}
+
+
+@transaction.atomic
+def variables_apply(*, deployment: Deployment, items: list, actor: Actor | None = None) -> dict[str, int]:
+    """Set the variables of a deployment file ({"key", "value", "is_secret"} each), all or nothing.
+    A secret listed without its value (as `inspect` prints it) keeps its stored value."""
+    if not isinstance(items, list):
+        raise Invalid('environment_variables: give a list of {"key": ..., "value": ..., "is_secret": ...}.')
+    created, updated, seen = [], [], 0
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict) or "key" not in item or set(item) - {"key", "value", "is_secret"}:
+            raise Invalid(f"environment_variables, entry {number}: give key, value and is_secret (and nothing else).")
+        key, value, is_secret = item["key"], item.get("value"), item.get("is_secret", False)
+        if not isinstance(is_secret, bool):
+            raise Invalid(f"environment_variables, {key}: is_secret is true or false.")
+        if value is None and is_secret:
+            existing = deployment.environment_variables.filter(key=key, is_secret=True).exists()
+            if not existing:
+                raise Invalid(f"environment_variables, {key}: a new secret needs its value.")
+            seen += 1
+            continue  # as printed by inspect: the stored value stays
+        if value is not None and not isinstance(value, str):
+            value = json.dumps(value) if isinstance(value, (list, dict)) else str(value).lower() if isinstance(value, bool) else str(value)
+        try:
+            _, made, changed = _apply(deployment, key, "" if value is None else value, is_secret, None)
+        except AirdockError as exc:
+            raise type(exc)(f"environment_variables, {key}: {exc.message}") from exc
+        seen += 1
+        if changed:
+            (created if made else updated).append(key)
+    if created or updated:
+        _after_change(deployment, "deployment.variable.apply", ", ".join(created + updated), actor,
+                      created=created, updated=updated)
+    return {"created": len(created), "updated": len(updated), "unchanged": seen - len(created) - len(updated)}

@@ -47,6 +47,9 @@ def deployment_context(request: HttpRequest, deployment: Deployment, form: Deplo
         # Read only by the full page (the live panel does not show them).
         "variables": SimpleLazyObject(lambda: selectors.variables_for(deployment)),
         "variable_form": VariableForm(),
+        "queues": selectors.worker_queues_shown(deployment),
+        "resources": selectors.resources_shown(deployment),
+        "rollouts": SimpleLazyObject(lambda: selectors.deployment_rollouts(deployment, 10)),
         "variables_import_form": VariablesImportForm(),
     }
 
@@ -115,10 +118,10 @@ def deployment_git_deploy(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect(deploy)
 
 
-def _managed_deployment(request: HttpRequest, pk: int) -> Deployment:
+def _managed_deployment(request: HttpRequest, pk: int, doing: str = "change its git access") -> Deployment:
     deployment = visible_deployment(request, pk)
     if not selectors.can_manage(request.user, deployment.workspace):
-        raise PermissionDenied("Only workspace owners and operators change a deployment's git access.")
+        raise PermissionDenied(f"Only workspace owners and operators may {doing}.")
     return deployment
 
 

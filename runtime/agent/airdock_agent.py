@@ -24,6 +24,7 @@ import tarfile
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 PORTAL = os.environ.get("AIRDOCK_PORTAL_URL", "").rstrip("/")
@@ -37,6 +38,9 @@ REPORT_EVERY = float(os.environ.get("AIRDOCK_AGENT_REPORT_EVERY", "5"))
 TOKEN_FILE = "/run/secrets/agent_token"
 PROXY = os.environ.get("AIRDOCK_API_PROXY", "")  # "api-server:8080:18080": name, its port, the local port
 API_SERVERS = []  # the API server's addresses as Swarm reports them (the portal passes them on)
+QUEUES = []  # the deployment's worker queues (the portal passes them on)
+BROKER_STATS = os.environ.get("AIRDOCK_BROKER_STATS") == "1"  # the scheduler's agent reads each queue's backlog
+BROKER_URL_FILE = "/run/secrets/broker_url"
 
 
 def log(message):
@@ -95,11 +99,12 @@ def install(version):
 
 def sync(bundles=True):
     """Learn the desired state; bring the bundle on disk to it (unless draining); return an error or ""."""
-    if not PORTAL or not (BUNDLES or PROXY):
+    if not PORTAL or not (BUNDLES or PROXY or BROKER_STATS):
         return ""
     try:
         answer = json.loads(request("/runtime/agent/desired", timeout=15))
         API_SERVERS[:] = answer.get("api_servers") or API_SERVERS
+        QUEUES[:] = answer.get("queues") or QUEUES
         desired = answer.get("dag_bundle_version", "")
         if bundles and BUNDLES and desired and desired != current_version():
             install(desired)
@@ -164,12 +169,95 @@ def health():
         return {"unreachable": str(exc)[:200]}
 
 
+def _resp(stream, *args):
+    """One Redis command over RESP (the broker speaks nothing else; no client library here)."""
+    stream.write(b"".join([f"*{len(args)}\r\n".encode()] + [
+        f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args]))
+    stream.flush()
+    return _reply(stream)
+
+
+def _reply(stream):
+    line = stream.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"-":
+        raise OSError(f"broker: {rest.decode(errors='replace')}")
+    if kind in (b"+", b":"):
+        return int(rest) if kind == b":" else rest.decode()
+    if kind == b"$":
+        return None if int(rest) < 0 else stream.read(int(rest) + 2)[:-2]
+    if kind == b"*":
+        return [] if int(rest) < 0 else [_reply(stream) for _ in range(int(rest))]
+    raise OSError(f"broker: unexpected answer {line[:40]!r}")
+
+
+def backlog():
+    """Each queue's messages waiting, and those a worker took and has not finished (Airflow's
+    Celery acknowledges late: a running task's message stays in `unacked` until it ends)."""
+    with open(BROKER_URL_FILE) as fh:
+        url = urllib.parse.urlsplit(fh.read().strip())
+    with socket.create_connection((url.hostname, url.port or 6379), timeout=5) as sock:
+        stream = sock.makefile("rwb")
+        if url.password:
+            _resp(stream, "AUTH", urllib.parse.unquote(url.password))
+        _resp(stream, "SELECT", (url.path or "/0").strip("/") or "0")
+        found = {}
+        for queue in QUEUES:  # kombu keeps priorities apart as queue\x06\x16<n>
+            waiting = sum(_resp(stream, "LLEN", name) for name in [queue] + [f"{queue}\x06\x16{p}" for p in (3, 6, 9)])
+            found[queue] = {"waiting": waiting, "running": 0}
+        for value in _resp(stream, "HVALS", "unacked") or []:
+            try:
+                routing_key = json.loads(value)[2]
+            except (ValueError, IndexError, TypeError):
+                continue
+            if routing_key in found:
+                found[routing_key]["running"] += 1
+        return found
+
+
+CGROUP_V1, CGROUP_V2 = "/sys/fs/cgroup/memory", "/sys/fs/cgroup"
+
+
+def _read(path):
+    try:
+        with open(path) as fh:
+            return fh.read()
+    except OSError:
+        return ""
+
+
+def memory():
+    """The container's memory in use, its limit and how many processes the kernel killed for it."""
+    if os.path.exists(f"{CGROUP_V1}/memory.usage_in_bytes"):
+        used, limit = _read(f"{CGROUP_V1}/memory.usage_in_bytes"), _read(f"{CGROUP_V1}/memory.limit_in_bytes")
+        events = _read(f"{CGROUP_V1}/memory.oom_control")
+    else:
+        used, limit, events = _read(f"{CGROUP_V2}/memory.current"), _read(f"{CGROUP_V2}/memory.max"), _read(f"{CGROUP_V2}/memory.events")
+    kills = [int(line.split()[1]) for line in events.splitlines() if line.startswith("oom_kill ")]
+    found = {"oom_kills": kills[0] if kills else 0}
+    if used.strip().isdigit():
+        found["memory_bytes"] = int(used)
+    if limit.strip().isdigit():
+        found["memory_limit_bytes"] = int(limit)
+    return found
+
+
+def metrics():
+    found = memory()
+    if BROKER_STATS and QUEUES:
+        try:
+            found["queues"] = backlog()
+        except (OSError, ValueError) as exc:
+            log(f"cannot read the broker's queues: {exc}")
+    return found
+
+
 def report(process, message=""):
     if not PORTAL:
         return
     body = {"component": COMPONENT, "task_id": TASK, "container": os.uname().nodename, "process": process,
             "dag_bundle_version": current_version() if BUNDLES else "", "airflow_health": health() if process == "running" else {},
-            "message": message[:500]}
+            "message": message[:500], "metrics": metrics()}
     try:
         request("/runtime/agent/report", body, timeout=10)
     except (OSError, urllib.error.URLError) as exc:
@@ -248,7 +336,8 @@ def main(argv):
             pid, status = 0, 0
         if pid == child.pid:
             code = os.waitstatus_to_exitcode(status)
-            report("exited", f"{' '.join(command)} exited with {code}")
+            why = " (killed: out of memory)" if code == -signal.SIGKILL and memory()["oom_kills"] else ""
+            report("exited", f"{' '.join(command)} exited with {code}{why}")
             return code if code >= 0 else 128 - code
         if not stopping:
             error = sync()

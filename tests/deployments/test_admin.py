@@ -51,3 +51,30 @@ def test_an_api_tokens_scope_and_role_cannot_be_edited_in_the_admin(admin_client
     token.refresh_from_db()
     assert (token.role, token.workspace_id, token.name) == ("author", workspace.pk, "ci")
     assert ApiToken.objects.count() == 1
+
+
+def test_an_admin_edit_of_worker_queues_goes_through_the_service_and_is_a_rollout(admin_client, deployment, monkeypatch):
+    from deployments.models import Rollout
+    from deployments.services import runtime
+
+    monkeypatch.setattr(runtime, "reconcile_soon", lambda pk: None)
+    Deployment.objects.filter(pk=deployment.pk).update(desired_image_digest="sha256:" + "a" * 64)
+    url = reverse("admin:deployments_deployment_change", args=[deployment.pk])
+    form = {"workspace": deployment.workspace_id, "name": deployment.name, "runtime_image": deployment.runtime_image,
+            "executor": "celery", "dag_deploy_enabled": "on", "git_branch": "main", "worker_grace_period": "86400",
+            "worker_queues": '[{"name": "default", "min_workers": 1, "max_workers": 3, "concurrency": 5}]',
+            "resources": "{}", "hibernation_schedules": "[]", "rollouts-TOTAL_FORMS": "0", "rollouts-INITIAL_FORMS": "0"}
+    response = admin_client.post(url, form)
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert Deployment.objects.get(pk=deployment.pk).worker_queues[0]["max_workers"] == 3
+    assert Rollout.objects.get(deployment=deployment).summary == "worker_queues"
+    bad = admin_client.post(url, {**form, "worker_queues": '[{"name": "heavy", "workers": 1, "concurrency": 1}]'})
+    assert bad.status_code == 200 and "Keep the" in bad.content.decode()
+
+
+def test_it_hibernates_and_wakes_deployments_through_admin_actions(admin_client, deployment):
+    url = reverse("admin:deployments_deployment_changelist")
+    admin_client.post(url, {"action": "hibernate", "_selected_action": [deployment.pk]})
+    assert Deployment.objects.get(pk=deployment.pk).hibernating
+    admin_client.post(url, {"action": "wake_up", "_selected_action": [deployment.pk]})
+    assert not Deployment.objects.get(pk=deployment.pk).hibernating

@@ -2,14 +2,14 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 
-from deployments.models import Deploy, Deployment, validate_worker_queues
+from deployments.models import Deploy, Deployment
 from deployments.services.deployments import deployment_update
 from tests import factories
 
 
 def test_it_defaults_a_new_deployment_to_creating_with_one_queue(deployment):
     assert deployment.status == Deployment.Status.CREATING
-    assert deployment.worker_queues == [{"name": "default", "workers": 1, "concurrency": 5}]
+    assert deployment.worker_queues == [{"name": "default", "min_workers": 1, "max_workers": 10, "concurrency": 5}]
     assert deployment.desired_image == ""
     assert deployment.airflow_major is None
 
@@ -23,19 +23,6 @@ def test_it_builds_the_full_image_reference(deployment):
     deployment.desired_image_repository = "127.0.0.1:5000/acme/etl"
     deployment.desired_image_tag = "deploy-20261124T120000Z-ab12cd"
     assert deployment.desired_image == "127.0.0.1:5000/acme/etl:deploy-20261124T120000Z-ab12cd"
-
-
-@pytest.mark.parametrize("value, message", [
-    ([], "at least one"),
-    ([{"name": "default"}], "exactly name, workers and concurrency"),
-    ([{"name": "Bad Name", "workers": 1, "concurrency": 1}], "lower-case"),
-    ([{"name": "a", "workers": 1, "concurrency": 1}, {"name": "a", "workers": 1, "concurrency": 1}], "twice"),
-    ([{"name": "a", "workers": -1, "concurrency": 1}], "workers must be"),
-    ([{"name": "a", "workers": 1, "concurrency": True}], "concurrency must be"),
-])
-def test_it_rejects_bad_worker_queues_with_a_clear_message(value, message):
-    with pytest.raises(ValidationError, match=message):
-        validate_worker_queues(value)
 
 
 def test_it_allows_only_one_active_deploy_per_deployment(deployment):

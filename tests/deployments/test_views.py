@@ -67,7 +67,7 @@ def test_it_lets_only_owners_and_operators_create_deployments(client, workspace,
     created = Deployment.objects.filter(workspace=workspace, name="new-dep").first()
     if allowed:
         assert response.status_code == 302 and created is not None
-        assert created.worker_queues[0]["workers"] == 2 and created.dag_deploy_enabled
+        assert created.worker_queues[0]["max_workers"] == 2 and created.dag_deploy_enabled
     else:
         assert response.status_code == 403 and created is None
 
@@ -78,7 +78,7 @@ def test_it_shows_a_clear_error_for_bad_worker_queues(client, alice, workspace):
         "name": "d", "runtime_image": "x", "executor": "celery", "worker_queues": '[{"name": "BAD!"}]',
     })
     assert response.status_code == 200
-    assert "exactly name, workers and concurrency" in response.content.decode()
+    assert "exactly name, min_workers, max_workers and concurrency" in response.content.decode()
 
 
 def test_it_lets_an_operator_edit_a_deployment(client, workspace, deployment):

@@ -23,15 +23,26 @@ from .conftest import PREFIX
 DATA = ("db", "broker")
 
 
+def api(lines, deployment_id: int, path: str = "") -> dict | list:
+    """The deployment (or one of its sub-resources) as the API answers alice's organization token."""
+    answer = Client().get(f"/api/v1/deployments/{deployment_id}{path}", HTTP_AUTHORIZATION=f"Bearer {lines.token}")
+    assert answer.status_code == 200, answer.content
+    return answer.json()
+
+
+def line(lines, major: int):
+    return getattr(lines, f"af{major}")
+
+
 def healthy_on(digest: str, bundle: str = ""):
     return lambda d: d.status == Deployment.Status.HEALTHY and all(
         c["running_image_digest"] == digest and (not bundle or c["running_dag_bundle_version"] == bundle)
-        for c in d.runtime_components if c["name"] not in DATA and c["state"] != "draining")
+        for c in d.runtime_components if c["name"] not in DATA and c["state"] not in ("draining", "stopped"))
 
 
 def serving(answer: dict) -> list[dict]:
     """The Airflow components of an API answer that serve (old workers finishing their tasks aside)."""
-    return [c for c in answer["components"] if c["name"] not in DATA and c["state"] != "draining"]
+    return [c for c in answer["components"] if c["name"] not in DATA and c["state"] not in ("draining", "stopped")]
 
 
 def container_ip(container) -> str:

@@ -2,10 +2,12 @@
 Airflow. An agent-facing portal (a live server on the swarm's gateway bridge) answers the agents.
 
 Bringing a deployment up takes minutes, so the scenarios share running deployments: the fixtures
-here live for a whole module (its database rows, its storage, its settings), and the module's
-tests run in order, each one step of a deployment's life."""
+here live for the whole package (its database rows, its storage, its settings, the deployments of
+`lines`), and the scenario modules' tests run in order, each one step of a deployment's life
+(test_scenarios.py, then test_scenarios_operate.py)."""
 import os
 import time
+from types import SimpleNamespace
 
 import django_rq
 import docker
@@ -16,17 +18,25 @@ from django.db import connections
 from django.test.utils import override_settings, setup_databases, teardown_databases
 from pytest_django.live_server_helper import LiveServer
 
+from deployments.services import tokens
 from runtime import spec, swarm
+from runtime.jobs import reconcile_deployment
 from runtime.observe import observe
+from tenancy.models import OrganizationMembership, WorkspaceMembership
+from tests import factories
+from tests.projects import make_project
+
+from . import dags
+from .airflow import LINES, deploy
 
 CONFIGURED_DATABASE = settings.DATABASES["default"]["NAME"]  # read at collection, before any test database
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def module_db(django_db_setup, django_db_blocker):
-    """The database for a module's whole life, committed as the live server and workers see it; left
+    """The database for the package's whole life, committed as the live server and workers see it; left
     empty afterwards, as a transactional test leaves it. pytest-django makes a test database only
-    when some selected test asks for one by its markers or fixtures: when none does (this module run
+    when some selected test asks for one by its markers or fixtures: when none does (the scenarios run
     alone), it is made here, never falling back to the portal's own database."""
     with django_db_blocker.unblock():
         made = None
@@ -45,7 +55,7 @@ def isolated_storage():
     (`agent_portal` gives the module one folder)."""
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def agent_portal(module_db, tmp_path_factory):
     """The portal as the components' agents reach it; Swarm objects named apart from a running portal's."""
     connection = django_rq.get_connection("default")
@@ -73,6 +83,35 @@ def agent_portal(module_db, tmp_path_factory):
         server.stop()
         url.disable()
         overrides.disable()
+
+
+@pytest.fixture(scope="package")
+def lines(agent_portal, tmp_path_factory):
+    """An organization with one deployment per Airflow line, each with a first full deploy activated
+    and reconciled (the tests wait for what follows). One worker each, until a step changes that."""
+    org = factories.OrganizationFactory(name="Acme", slug="acme")
+    alice = factories.UserFactory(username="alice@example.com")
+    factories.OrganizationMembershipFactory(organization=org, user=alice, role=OrganizationMembership.Role.OWNER)
+    workspace = factories.WorkspaceFactory(organization=org, name="Analytics")
+    found = SimpleNamespace(org=org, alice=alice, workspace=workspace, portal=agent_portal,
+                            token=tokens.token_create(organization=org, role=WorkspaceMembership.Role.OWNER, name="t")[1])
+    for major in (3, 2):
+        deployment = factories.DeploymentFactory(
+            workspace=workspace, name=f"af{major}", dag_deploy_enabled=True,
+            worker_queues=[{"name": "default", "min_workers": 1, "max_workers": 1, "concurrency": 5}])
+        files = {"example_dag.py": dags.example(major), "airdock_probe.py": dags.PROBE_DAG,
+                 "long_dag.py": dags.LONG_DAG.replace("SECONDS", "90"), "capped_dag.py": dags.CAPPED_DAG}
+        if major >= 3:
+            files |= {"wide_dag.py": dags.WIDE_DAG, "env_dag.py": dags.ENV_DAG, "queues_dag.py": dags.QUEUES_DAG,
+                      "hog_dag.py": dags.HOG_DAG}
+        files = {name: dags.for_line(major, text) for name, text in files.items()}
+        root = make_project(tmp_path_factory.mktemp(f"af{major}"), line=LINES[major][0], dags=files)
+        first = deploy(deployment, alice, root)
+        setattr(found, f"af{major}", SimpleNamespace(major=major, id=deployment.pk, root=root, first=first,
+                                                      digest=first.image_digest, bundle=first.dag_bundle_version))
+    for major in (3, 2):
+        reconcile_deployment(getattr(found, f"af{major}").id)
+    return found
 
 
 def wait_for(deployment_id: int, condition, *, timeout: float, what: str):

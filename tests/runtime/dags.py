@@ -68,6 +68,61 @@ def wide_dag():
 wide_dag()
 '''
 
+# Tasks on two queues, each saying which component ran it (the agent sets AIRDOCK_COMPONENT).
+QUEUES_DAG = '''\
+import os
+import time
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def queues_dag():
+    @task(queue="heavy")
+    def heavy_a():
+        time.sleep(40)
+        return os.environ.get("AIRDOCK_COMPONENT", "")
+
+    @task(queue="heavy")
+    def heavy_b():
+        time.sleep(40)
+        return os.environ.get("AIRDOCK_COMPONENT", "")
+
+    @task
+    def light():
+        return os.environ.get("AIRDOCK_COMPONENT", "")
+
+    heavy_a()
+    heavy_b()
+    light()
+
+
+queues_dag()
+'''
+
+# A task that takes more memory than its queue's workers have (1.5 GiB, every page touched).
+HOG_DAG = '''\
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(start_date=datetime(2025, 1, 1), schedule=None, catchup=False)
+def hog_dag():
+    @task(queue="heavy", retries=0)
+    def hog():
+        block = bytearray(1536 * 2**20)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        return len(block)
+
+    hog()
+
+
+hog_dag()
+'''
+
 # A task that needs the deployment's environment variables: the secret one (checked against its
 # hash, given as the run's conf) and the plain one (returned).
 ENV_DAG = '''\

@@ -85,3 +85,42 @@ def test_a_component_without_a_report_yet_is_waited_for():
     assert entry["state"] == "starting" and entry["reason"] == "its agent has not reported yet"
     status, reason = status_of([entry], Deployment(pk=1))
     assert status == Deployment.Status.DEPLOYING and reason == "Waiting for scheduler (its agent has not reported yet)"
+
+
+@override_settings(AIRDOCK_RUNTIME_OOM_WINDOW=600)
+def test_a_component_whose_process_ran_out_of_memory_is_unhealthy_saying_so():
+    from runtime.observe import _memory
+
+    spec = ServiceSpec(name="airdock-d1-worker-default", image=f"r/d@{NEW}", command=("airflow",), memory=512)
+    killed = ComponentReport(task_id="t1", component="worker-default", process="running", reported_at=NOW,
+                             metrics={"memory_bytes": 300 * 2**20, "oom_kills": 1, "oom_kills_new": 1,
+                                      "oom_at": (NOW - timedelta(minutes=2)).isoformat()})
+    entry = {"tasks": [{"id": "t1"}]}
+    reason = _memory("worker-default", spec, {"t1": killed}, entry, NOW)
+    assert reason == "ran out of memory at 11:58 UTC: 1 process killed at its 512 MiB limit; give it more memory (resources)"
+    assert entry["memory_mib"] == 300 and entry["memory_limit_mib"] == 512
+    assert _memory("worker-default", spec, {"t1": killed}, entry, NOW + timedelta(minutes=15)) == ""  # past the window
+
+
+def test_a_hibernating_deployment_is_hibernating_until_nothing_runs():
+    stopping = [{"name": "scheduler", "state": "stopped", "running": 0}, {"name": "worker-default", "state": "draining", "running": 1}]
+    status, reason = status_of(stopping, Deployment(pk=1, hibernating=True))
+    assert status == Deployment.Status.HIBERNATING and reason == "Hibernating: stopping worker-default."
+    status, reason = status_of([{"name": "scheduler", "state": "stopped", "running": 0}], Deployment(pk=1, hibernating=True))
+    assert status == Deployment.Status.HIBERNATING and reason.startswith("Hibernating: nothing runs")
+
+
+def test_a_queue_scaling_up_keeps_the_deployment_healthy():
+    components = [{"name": "scheduler", "state": "healthy", "running": 1},
+                  {"name": "worker-heavy", "state": "scaling", "running": 1, "reason": "scaling to 2 workers (1 running)"}]
+    assert status_of(components, Deployment(pk=1, current_deploy_id=3))[0] == Deployment.Status.HEALTHY
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_one_late_heartbeat_that_airflow_calls_unhealthy_is_not_yet_trouble():
+    late = {"status": "unhealthy", "latest_scheduler_heartbeat": (NOW - timedelta(seconds=20)).isoformat()}
+    [entry] = observe_one([task()], [report()], started_ago=900, health={"scheduler": late})
+    assert entry["state"] == "healthy"
+    gone = {"status": "unhealthy", "latest_scheduler_heartbeat": (NOW - timedelta(seconds=200)).isoformat()}
+    [entry] = observe_one([task()], [report()], started_ago=900, health={"scheduler": gone})
+    assert entry["state"] == "unhealthy" and entry["reason"] == "Airflow reports it unhealthy"

@@ -23,7 +23,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import django_rq
 import docker
@@ -33,12 +32,10 @@ from django.test import Client
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deployments as deployment_settings
-from deployments.services import tokens, variables
+from deployments.services import variables
 from runtime import spec, swarm
 from runtime.jobs import reconcile_deployment
-from tenancy.models import OrganizationMembership, WorkspaceMembership
-from tests import factories
-from tests.projects import BROKEN_DAG, make_project
+from tests.projects import BROKEN_DAG
 from tests.security.test_network import host_addresses
 
 from . import dags
@@ -56,11 +53,13 @@ from .airflow import (
 )
 from .checks import (
     DATA,
+    api,
     cli,
     container_ip,
     dashboard_row,
     gateway_addresses,
     healthy_on,
+    line,
     rolled_out,
     seconds,
     serving,
@@ -75,46 +74,6 @@ COMPONENTS = {
     2: {"webserver", "scheduler", "triggerer", "worker-default", "db", "broker"},
 }
 ROOT = Path(__file__).resolve().parents[2]
-
-
-
-
-@pytest.fixture(scope="module")
-def lines(agent_portal, tmp_path_factory):
-    """An organization with one deployment per Airflow line, each with a first full deploy activated
-    and reconciled (the tests wait for what follows)."""
-    org = factories.OrganizationFactory(name="Acme", slug="acme")
-    alice = factories.UserFactory(username="alice@example.com")
-    factories.OrganizationMembershipFactory(organization=org, user=alice, role=OrganizationMembership.Role.OWNER)
-    workspace = factories.WorkspaceFactory(organization=org, name="Analytics")
-    found = SimpleNamespace(org=org, alice=alice, workspace=workspace, portal=agent_portal,
-                            token=tokens.token_create(organization=org, role=WorkspaceMembership.Role.OWNER, name="t")[1])
-    for major in (3, 2):
-        deployment = factories.DeploymentFactory(workspace=workspace, name=f"af{major}", dag_deploy_enabled=True)
-        files = {"example_dag.py": dags.example(major), "airdock_probe.py": dags.PROBE_DAG,
-                 "long_dag.py": dags.LONG_DAG.replace("SECONDS", "90"), "capped_dag.py": dags.CAPPED_DAG}
-        if major >= 3:
-            files |= {"wide_dag.py": dags.WIDE_DAG, "env_dag.py": dags.ENV_DAG}
-        files = {name: dags.for_line(major, text) for name, text in files.items()}
-        root = make_project(tmp_path_factory.mktemp(f"af{major}"), line=LINES[major][0], dags=files)
-        first = deploy(deployment, alice, root)
-        setattr(found, f"af{major}", SimpleNamespace(major=major, id=deployment.pk, root=root, first=first,
-                                                      digest=first.image_digest, bundle=first.dag_bundle_version))
-    for major in (3, 2):
-        reconcile_deployment(getattr(found, f"af{major}").id)
-    return found
-
-
-def api(lines, deployment_id: int) -> dict:
-    answer = Client().get(f"/api/v1/deployments/{deployment_id}", HTTP_AUTHORIZATION=f"Bearer {lines.token}")
-    assert answer.status_code == 200, answer.content
-    return answer.json()
-
-
-
-
-def line(lines, major: int) -> SimpleNamespace:
-    return getattr(lines, f"af{major}")
 
 
 @pytest.mark.parametrize("major", [3, 2])
@@ -140,10 +99,6 @@ def test_a_dag_run_triggered_through_airflows_api_succeeds_on_a_celery_worker(li
     assert run["state"] == "success"
     worker_ips = {container_ip(c) for c in service_containers(af.id, "worker-default")}
     assert {t["hostname"] for t in task_instances(af.id, major, "example_dag", run["dag_run_id"])} <= worker_ips
-
-
-
-
 
 
 @pytest.mark.parametrize("major", [3, 2])
@@ -244,8 +199,6 @@ def test_an_image_deploy_rolls_while_a_long_task_finishes_on_its_old_worker(line
     af.digest, af.bundle = second.image_digest, second.dag_bundle_version
 
 
-
-
 def task(deployment_id: int, major: int, run_id: str, task_id: str) -> dict:
     return airflow_api(deployment_id, major, "GET", f"/dags/long_dag/dagRuns/{run_id}/taskInstances/{task_id}")
 
@@ -268,8 +221,6 @@ def test_a_component_rolled_back_by_hand_is_drift_and_the_next_reconcile_repairs
     reconcile_deployment(af.id)
     wait_for(af.id, healthy_on(af.digest), timeout=240, what="HEALTHY after the repair")
     assert "in sync ✓" in dashboard_row(browser, af.id)
-
-
 
 
 def test_a_reconcile_pass_killed_in_the_middle_is_finished_by_the_next(lines):
@@ -331,12 +282,6 @@ def test_workers_spread_over_a_second_engine_that_joins_the_swarm(lines):
         wait_for(af.id, lambda d: healthy_on(af.digest)(d) and all(
             c["running"] == 1 for c in d.runtime_components if c["name"] == "worker-default"), timeout=240, what="one worker again")
     wait_for(af.id, healthy_on(af.digest, af.bundle), timeout=240, what="HEALTHY on one machine")
-
-
-
-
-
-
 
 
 def test_a_secret_variable_reaches_every_task_and_appears_nowhere_else(lines):

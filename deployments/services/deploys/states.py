@@ -143,8 +143,12 @@ def deploy_activate(*, deploy: Deploy) -> None:
         deployment.desired_dag_bundle_version = deploy.dag_bundle_version
         fields.append("desired_dag_bundle_version")
     deployment.current_deploy = deploy
-    deployment.status = Deployment.Status.DEPLOYING
-    deployment.status_reason = f"Deploy {deploy.pk} activated; waiting for the Airflow components to run it."
+    if deployment.hibernating:  # stored now, run at wake-up
+        deployment.status = Deployment.Status.HIBERNATING
+        deployment.status_reason = f"Hibernating; deploy {deploy.pk} is activated and runs when the deployment wakes up."
+    else:
+        deployment.status = Deployment.Status.DEPLOYING
+        deployment.status_reason = f"Deploy {deploy.pk} activated; waiting for the Airflow components to run it."
     deployment.save(update_fields=fields)
     DeployStep.objects.filter(deploy=deploy, name=State.ACTIVATING).update(
         state=DeployStep.State.SUCCEEDED, finished_at=now

@@ -4,12 +4,14 @@ import django_rq
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from deployments.services import hibernation
 from runtime import jobs
 
 
 class Command(BaseCommand):
     help = ("Keep every deployment's status current (what its components really run, every --every "
-            "seconds) and reconcile each one periodically (AIRDOCK_RUNTIME_RECONCILE_EVERY), so drift is repaired.")
+            "seconds; worker queues autoscale on the way), apply the hibernation schedules, and reconcile each "
+            "deployment periodically (AIRDOCK_RUNTIME_RECONCILE_EVERY), so drift is repaired.")
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("--every", type=float, default=5, help="Observe every N seconds.")
@@ -18,6 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, every: float, once: bool, **options) -> None:
         last_reconcile = 0.0
         while True:
+            hibernation.schedules_apply()
             jobs.observe_all()
             if time.monotonic() - last_reconcile >= settings.AIRDOCK_RUNTIME_RECONCILE_EVERY:
                 queue = django_rq.get_queue("default")
