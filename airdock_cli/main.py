@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-from . import deployments, variables
+from . import deployments, logs, variables
 from .client import Client, CliError
 
 FINAL = {"SUCCEEDED", "FAILED", "CANCELLED"}
@@ -266,6 +266,7 @@ def parser() -> argparse.ArgumentParser:
     deployment = sub.add_parser("deployment", help="A deployment: its settings, hibernation, variables (like astro deployment).")
     commands = deployment.add_subparsers(dest="deployment_command", required=True)
     deployments.add_parser(commands)
+    logs.add_parser(commands)
     variables.add_parser(commands)
     return p
 
@@ -278,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     except CliError as exc:
         print(f"airdock: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # `logs --follow`, `deploy --wait`: stopped by the user
+        return 130
 
 
 if __name__ == "__main__":

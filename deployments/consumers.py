@@ -104,3 +104,23 @@ class DashboardConsumer(LiveConsumer):
 
     def authorized_groups(self, user) -> list[str] | None:
         return [events.workspace_group(pk) for pk in selectors.workspaces_for_user(user).values_list("pk", flat=True)]
+
+
+class ComponentLogsConsumer(LiveConsumer):
+    """A deployment's component log lines as they arrive (members of its workspace only);
+    `?after=ID` first resends the lines after ID (a reconnecting page loses none)."""
+
+    def authorized_groups(self, user) -> list[str] | None:
+        pk = self.scope["url_route"]["kwargs"]["pk"]
+        self.deployment = selectors.deployments_for_user(user).filter(pk=pk).first()
+        return None if self.deployment is None else [events.component_logs_group(self.deployment.pk)]
+
+    def snapshot(self, user) -> list[dict]:
+        query = parse_qs(self.scope.get("query_string", b"").decode())
+        try:
+            after = int(query.get("after", [""])[0])
+        except ValueError:
+            return []
+        lines = selectors.component_log_lines(self.deployment, after=after, limit=2000)
+        return [{"type": "component.logs", "deployment_id": self.deployment.pk, "lines": [events.log_line(l) for l in lines],
+                 "snapshot": True}] if lines else []

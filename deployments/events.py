@@ -109,3 +109,19 @@ def deployment_changed(deployment) -> None:
         "desired_image_tag": deployment.desired_image_tag,
         "desired_dag_bundle_version": deployment.desired_dag_bundle_version,
     })
+
+
+def component_logs_group(deployment_id: int) -> str:
+    """Only the deployment's log pages and `logs --follow` listen here (members of its workspace)."""
+    return f"deployment-logs.{deployment_id}"
+
+
+def log_line(line) -> dict[str, Any]:
+    return {"id": line.id, "component": line.component, "task": line.task_id[:12], "at": line.logged_at.isoformat(),
+            "text": line.text}
+
+
+def component_logs(deployment_id: int, lines: list) -> None:
+    """New lines of the deployment's components' logs (already masked by their agents)."""
+    notify([component_logs_group(deployment_id)], {
+        "type": "component.logs", "deployment_id": deployment_id, "lines": [log_line(line) for line in lines]})

@@ -19,6 +19,7 @@ from tenancy.selectors import (  # noqa: F401 - the access questions views ask, 
 
 from .models import (
     ApiToken,
+    ComponentLogLine,
     Deploy,
     Deployment,
     DeployStep,
@@ -136,6 +137,34 @@ def resources_shown(deployment: Deployment) -> dict[str, dict]:
     if deployment.airflow_major:  # the components of its line only
         names = [n for n in names if n not in (("webserver",) if deployment.airflow_major >= 3 else ("api-server", "dag-processor"))]
     return {name: component_resources(deployment.resources, deployment.worker_queues, name) for name in names}
+
+
+def component_log_lines(deployment: Deployment, *, component: str = "", search: str = "", since=None, until=None,
+                        after: int | None = None, limit: int = 500) -> list[ComponentLogLine]:
+    """The deployment's component log lines that match, oldest first: the last `limit` of them, or,
+    with `after` (an id), the first `limit` after it (to follow a log)."""
+    lines = ComponentLogLine.objects.filter(deployment=deployment)
+    if component:
+        lines = lines.filter(component=component)
+    if search:
+        lines = lines.filter(text__icontains=search)
+    if since is not None:
+        lines = lines.filter(logged_at__gte=since)
+    if until is not None:
+        lines = lines.filter(logged_at__lte=until)
+    if after is not None:
+        return list(lines.filter(id__gt=after).order_by("id")[:limit])
+    return list(lines.order_by("-id")[:limit])[::-1]
+
+
+def component_log_last_id(deployment: Deployment) -> int:
+    return ComponentLogLine.objects.filter(deployment=deployment).order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def component_log_names(deployment: Deployment) -> list[str]:
+    """The components that have logged, and those the data plane runs."""
+    logged = set(ComponentLogLine.objects.filter(deployment=deployment).values_list("component", flat=True).distinct())
+    return sorted(logged | {c["name"] for c in deployment.runtime_components})
 
 
 def deployment_rollouts(deployment: Deployment, count: int = 20) -> list[Rollout]:

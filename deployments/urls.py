@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import dashboard, deployments, deploys, operate, tokens, variables
+from .views import dashboard, deployments, deploys, logs, notifications, operate, tokens, variables
 
 urlpatterns = [
     path("", dashboard.dashboard, name="dashboard"),
@@ -10,6 +10,10 @@ urlpatterns = [
     path("deployments/<int:pk>/", deployments.deployment_detail, name="deployment_detail"),
     path("deployments/<int:pk>/edit/", deployments.deployment_edit, name="deployment_edit"),
     path("deployments/<int:pk>/panel/", deployments.deployment_panel, name="deployment_panel"),
+    path("deployments/<int:pk>/notifications/", notifications.notification_create, name="deployment_notification_create"),
+    path("deployments/<int:pk>/notifications/test/", notifications.notification_test, name="deployment_notification_test"),
+    path("deployments/<int:pk>/notifications/delete/", notifications.notification_delete, name="deployment_notification_delete"),
+    path("deployments/<int:pk>/logs/", logs.deployment_logs, name="deployment_logs"),
     path("deployments/<int:pk>/hibernate/", operate.deployment_hibernate, name="deployment_hibernate"),
     path("deployments/<int:pk>/wake-up/", operate.deployment_wake_up, name="deployment_wake_up"),
     path("deployments/<int:pk>/git-deploy/", deployments.deployment_git_deploy, name="deployment_git_deploy"),

@@ -173,7 +173,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", 
 RQ_QUEUES = {
     "default": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "deploys": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
+    "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
+# Notifications may go to this machine's own addresses (a local receiver; off in production).
+AIRDOCK_NOTIFY_ALLOW_LOOPBACK = env.bool("AIRDOCK_NOTIFY_ALLOW_LOOPBACK", default=False)
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -222,6 +225,10 @@ AIRDOCK_RUNTIME_DATA_RESOURCES = {"cpu": env.float("AIRDOCK_RUNTIME_DATA_CPU", d
 AIRDOCK_AUTOSCALE_COOLDOWN = env.int("AIRDOCK_AUTOSCALE_COOLDOWN", default=300)
 # A component whose processes ran out of memory is reported UNHEALTHY for this long afterwards.
 AIRDOCK_RUNTIME_OOM_WINDOW = env.int("AIRDOCK_RUNTIME_OOM_WINDOW", default=600)
+# The components' logs kept in the portal (searchable, live on the logs page): how long, and at most
+# how many lines per deployment.
+AIRDOCK_COMPONENT_LOG_RETENTION_HOURS = env.int("AIRDOCK_COMPONENT_LOG_RETENTION_HOURS", default=72)
+AIRDOCK_COMPONENT_LOG_MAX_LINES = env.int("AIRDOCK_COMPONENT_LOG_MAX_LINES", default=200_000)
 AIRDOCK_RUNTIME_CACHE_DIR = Path(env.str("AIRDOCK_RUNTIME_CACHE_DIR", default=str(VAR_DIR / "runtime-cache")))
 AIRDOCK_BUILD_PLATFORMS = env.list("AIRDOCK_BUILD_PLATFORMS", default=["linux/amd64"])
 # Prebuilt images a deploy may name besides the deployment's own repository (shell-style patterns,

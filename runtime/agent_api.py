@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from deployments.models import Deployment
-from deployments.services import bundles
+from deployments.services import bundles, component_logs
 
 from . import spec as specs
 from . import swarm
@@ -122,3 +122,21 @@ def report(request: HttpRequest) -> JsonResponse:
         },
     )
     return JsonResponse({"ok": True})
+
+
+@csrf_exempt
+@require_POST
+def logs(request: HttpRequest) -> JsonResponse:
+    """A batch of one container's log lines: {"component", "task_id", "lines": [[time, text], ...]}."""
+    deployment = _deployment(request)
+    if deployment is None:
+        return _refused()
+    try:
+        body = json.loads(request.body)
+        component, task_id, lines = str(body["component"]), str(body["task_id"]), body["lines"]
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse({"detail": "A log batch needs component, task_id and lines."}, status=400)
+    if not isinstance(lines, list):
+        return JsonResponse({"detail": "lines is a list of [time, text]."}, status=400)
+    stored = component_logs.log_lines_store(deployment=deployment, component=component, task_id=task_id, lines=lines)
+    return JsonResponse({"stored": stored})

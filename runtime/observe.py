@@ -17,6 +17,7 @@ from django.utils.dateparse import parse_datetime
 
 from deployments import events
 from deployments.models import Deployment
+from deployments.services import notifications
 from deployments.services.rollouts import rollouts_settle
 
 from . import spec as specs
@@ -245,6 +246,7 @@ def observe(deployment_id: int) -> Deployment | None:
             "The database migrations") and deployment.runtime_migrated_image != wanted.migrate.labels["io.airdock.image"]:
         status, reason = deployment.status, deployment.status_reason  # stays until a pass migrates
     changed = (status, reason, components) != (deployment.status, deployment.status_reason, deployment.runtime_components)
+    before = deployment.status
     with transaction.atomic():
         if rollouts_settle(deployment, status=status, reason=reason, running=sum(c["running"] for c in components)):
             changed = True
@@ -252,6 +254,10 @@ def observe(deployment_id: int) -> Deployment | None:
             status=status, status_reason=reason[:500], runtime_components=components, runtime_observed_at=timezone.now(),
         )
         deployment.status, deployment.status_reason, deployment.runtime_components = status, reason[:500], components
+        if status == Deployment.Status.UNHEALTHY and before in (Deployment.Status.HEALTHY, Deployment.Status.DEPLOYING):
+            notifications.notify(deployment, "deployment_unhealthy")
+        elif status == Deployment.Status.HEALTHY and before == Deployment.Status.UNHEALTHY:
+            notifications.notify(deployment, "deployment_healthy")
         if changed:
             events.deployment_changed(deployment)
     return deployment

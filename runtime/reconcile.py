@@ -82,7 +82,8 @@ def _converge(deployment: Deployment, renew) -> str:
     swarm.network_ensure(wanted.network, labels)
     for name, value in wanted.secrets.items():
         swarm.secret_ensure(name, value.encode(), labels)
-    swarm.config_ensure(specs.agent_config_name(), specs.AGENT_SOURCE.read_bytes(), {"io.airdock.agent": "1"})
+    for name, (source, _) in specs.agent_configs().items():
+        swarm.config_ensure(name, source.read_bytes(), {"io.airdock.agent": "1"})
     changed = [s.name for s in wanted.data if swarm.service_apply(s) != "unchanged"]
     image = wanted.migrate.labels["io.airdock.image"]
     if deployment.runtime_migrated_image != image and not deployment.hibernating:  # a hibernating one migrates at wake-up

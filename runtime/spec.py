@@ -21,6 +21,8 @@ from .swarm import FileRef, ServiceSpec
 
 AGENT_SOURCE = Path(__file__).parent / "agent" / "airdock_agent.py"
 AGENT_PATH = "/airdock-agent.py"
+# The agent's own modules, mounted beside it (Python finds them in the script's folder).
+AGENT_MODULES = (Path(__file__).parent / "agent" / "airdock_agent_metrics.py",)
 SCRATCH = "/opt/airdock"  # tmpfs: AIRFLOW_HOME (config, logs) and the DAG bundles
 BUNDLE_ROOT = f"{SCRATCH}/dags"
 API_PORT = 8080
@@ -98,8 +100,13 @@ def secret_name(deployment_id: int, purpose: str, value: str) -> str:
     return f"{prefix(deployment_id)}-{purpose}-{hashlib.sha256(value.encode()).hexdigest()[:10]}"
 
 
-def agent_config_name() -> str:
-    return f"airdock-agent-{hashlib.sha256(AGENT_SOURCE.read_bytes()).hexdigest()[:12]}"
+def agent_configs() -> dict[str, tuple[Path, str]]:
+    """The agent and its modules as Swarm configs: content-addressed name -> (source, path in the container)."""
+    found = {}
+    for source, target in ((AGENT_SOURCE, AGENT_PATH), *((m, f"/{m.name}") for m in AGENT_MODULES)):
+        stem = source.stem.replace("_", "-")
+        found[f"{stem}-{hashlib.sha256(source.read_bytes()).hexdigest()[:12]}"] = (source, target)
+    return found
 
 
 @dataclass
@@ -198,7 +205,7 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
             tmpfs=("/tmp",), start_first=False, constraints=data_constraints, replicas=awake, **data_resources,
         ),
     ]
-    agent = (FileRef(agent_config_name(), AGENT_PATH, mode=0o444),)
+    agent = tuple(FileRef(name, target, mode=0o444) for name, (_, target) in agent_configs().items())
 
     def component(name: str, command: tuple[str, ...], replicas: int = 1, grace: int = 60, aliases=()) -> ServiceSpec:
         limits = component_resources(deployment.resources, deployment.worker_queues, name)

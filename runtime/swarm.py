@@ -316,6 +316,24 @@ def service_logs(name: str, tail: int = 20) -> str:
         return ""
 
 
+def gateway_address_of(service: str) -> str:
+    """The address on this machine's docker_gwbridge of a running container of the service, or ""
+    (none runs here). The portal reaches a component there; nothing of it is published."""
+    client = _client()
+    running = client.api.containers(filters={"label": f"com.docker.swarm.service.name={service}", "status": "running"})
+    if not running:
+        return ""
+    try:
+        endpoints = client.api.inspect_network("docker_gwbridge").get("Containers") or {}
+    except docker.errors.APIError:
+        return ""
+    for container in running:
+        endpoint = endpoints.get(container["Id"])
+        if endpoint and endpoint.get("IPv4Address"):
+            return endpoint["IPv4Address"].split("/")[0]
+    return ""
+
+
 def gateway_address() -> str:
     """This machine's address on the swarm's gateway bridge, which every component can reach."""
     try:

@@ -7,7 +7,7 @@ PY=${VENV:-.venv}/bin/python
 mkdir -p var/logs
 $PY manage.py collectstatic --noinput -v 0
 $PY manage.py airdock_bootstrap
-$PY manage.py rqworker deploys default --with-scheduler >var/logs/rqworker.log 2>&1 &
+$PY manage.py rqworker deploys default notifications --with-scheduler >var/logs/rqworker.log 2>&1 &
 worker=$!
 $PY manage.py airdock_reaper --every 60 >var/logs/reaper.log 2>&1 &
 reaper=$!

@@ -42,10 +42,12 @@ def airdock_error(request: HttpRequest, exc: AirdockError):
 
 
 # Imported after `api`: the routes register themselves on it.
-from . import as_code, deploys, operate, variables, workspaces
+from . import as_code, deploys, logs, notifications, operate, variables, workspaces
 
 api.add_router("", workspaces.router)
 api.add_router("", deploys.router)
 api.add_router("", variables.router)
 api.add_router("", operate.router)
 api.add_router("", as_code.router)
+api.add_router("", logs.router)
+api.add_router("", notifications.router)

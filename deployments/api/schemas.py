@@ -282,3 +282,42 @@ class VariablesImportOut(Schema):
     created: int
     updated: int
     unchanged: int
+
+
+class ComponentLogLineOut(Schema):
+    id: int
+    component: str
+    task_id: str
+    logged_at: datetime
+    text: str
+
+
+class ComponentLogsOut(Schema):
+    lines: list[ComponentLogLineOut]
+    last_id: int  # pass it as `after` to get the lines that come next
+
+
+class ChannelIn(Schema):
+    name: str
+    kind: str = "webhook"  # webhook (signed JSON) or slack (incoming webhook)
+    url: str
+    events: list[str] | None = None  # deploy_succeeded, deploy_failed, deployment_unhealthy, deployment_healthy (all when left out)
+
+
+class ChannelOut(Schema):
+    id: int
+    name: str
+    kind: str
+    url_shown: str  # scheme and host: the rest of an incoming webhook's URL is its token
+    events: list[str]
+    enabled: bool
+    last_sent_at: datetime | None
+    last_result: str
+
+
+class ChannelCreatedOut(ChannelOut):
+    signing_secret: str  # verify X-Airdock-Signature with it; shown only here
+
+
+class ChannelTestOut(Schema):
+    result: str  # the receiver's answer, e.g. "200 OK"

@@ -14,7 +14,7 @@ from tenancy.audit import Actor
 
 from .. import selectors
 from ..forms import DeployForm, DeploymentForm, VariableForm, VariablesImportForm
-from ..models import Deploy, Deployment
+from ..models import NOTIFICATION_EVENTS, Deploy, Deployment
 from ..services import deployments as deployment_services
 from ..services import git as git_services
 
@@ -48,6 +48,8 @@ def deployment_context(request: HttpRequest, deployment: Deployment, form: Deplo
         "variables": SimpleLazyObject(lambda: selectors.variables_for(deployment)),
         "variable_form": VariableForm(),
         "queues": selectors.worker_queues_shown(deployment),
+        "channels": SimpleLazyObject(lambda: list(deployment.notification_channels.all())),
+        "notification_events": NOTIFICATION_EVENTS,
         "resources": selectors.resources_shown(deployment),
         "rollouts": SimpleLazyObject(lambda: selectors.deployment_rollouts(deployment, 10)),
         "variables_import_form": VariablesImportForm(),

@@ -10,6 +10,7 @@ answer where the component serves one.
 
     python /airdock-agent.py -- airflow scheduler
 """
+import collections
 import gzip
 import hashlib
 import io
@@ -27,6 +28,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
+from airdock_agent_metrics import backlog, memory  # shipped beside this file
+
 PORTAL = os.environ.get("AIRDOCK_PORTAL_URL", "").rstrip("/")
 DEPLOYMENT = os.environ.get("AIRDOCK_DEPLOYMENT_ID", "")
 COMPONENT = os.environ.get("AIRDOCK_COMPONENT", "")
@@ -35,16 +38,86 @@ BUNDLES = os.environ.get("AIRDOCK_BUNDLE_ROOT", "")
 HEALTH_URL = os.environ.get("AIRDOCK_HEALTH_URL", "")
 POLL = float(os.environ.get("AIRDOCK_AGENT_POLL", "2"))
 REPORT_EVERY = float(os.environ.get("AIRDOCK_AGENT_REPORT_EVERY", "5"))
-TOKEN_FILE = "/run/secrets/agent_token"
+SECRETS_DIR = os.environ.get("AIRDOCK_SECRETS_DIR", "/run/secrets")  # where Swarm mounts the secrets
+TOKEN_FILE = f"{SECRETS_DIR}/agent_token"
 PROXY = os.environ.get("AIRDOCK_API_PROXY", "")  # "api-server:8080:18080": name, its port, the local port
 API_SERVERS = []  # the API server's addresses as Swarm reports them (the portal passes them on)
 QUEUES = []  # the deployment's worker queues (the portal passes them on)
 BROKER_STATS = os.environ.get("AIRDOCK_BROKER_STATS") == "1"  # the scheduler's agent reads each queue's backlog
-BROKER_URL_FILE = "/run/secrets/broker_url"
+BROKER_URL_FILE = f"{SECRETS_DIR}/broker_url"
+
+
+LOGS = collections.deque(maxlen=20000)  # [time, text] lines not yet shipped to the portal
+LOGS_LOCK = threading.Lock()
+LOG_BATCH_BYTES = 512 * 1024
+SECRETS = []  # the deployment's secret values, longest first: masked in every line shipped or printed
+DROPPED = [0]
+
+
+def _now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() * 1e6) % 1000000:06d}Z"
+
+
+def mask(text):
+    for value in SECRETS:
+        text = text.replace(value, "***")
+    return text
+
+
+def keep(text):
+    """Queue a line for the portal (when the queue is full, the oldest go, and the count says so)."""
+    if not PORTAL:
+        return
+    with LOGS_LOCK:
+        if len(LOGS) == LOGS.maxlen:
+            DROPPED[0] += 1
+        LOGS.append([_now(), text])
 
 
 def log(message):
-    print(f"airdock-agent: {message}", file=sys.stderr, flush=True)
+    line = f"airdock-agent: {message}"
+    print(line, file=sys.stderr, flush=True)
+    keep(line)
+
+
+def pump(stream):
+    """Copy the child's output to the container's log (masked) and queue each line for the portal."""
+    out = sys.stdout.buffer
+    for raw in iter(lambda: stream.readline(65536), b""):
+        text = mask(raw.decode("utf-8", "replace").rstrip("\r\n"))
+        try:
+            out.write(text.encode("utf-8", "replace") + b"\n")
+            out.flush()
+        except OSError:
+            pass
+        keep(text)
+
+
+def ship_logs():
+    """Send the queued lines, in order, in batches; put them back when the portal does not answer."""
+    with LOGS_LOCK:
+        batch, size = [], 0
+        while LOGS and size < LOG_BATCH_BYTES:
+            entry = LOGS.popleft()
+            batch.append(entry)
+            size += len(entry[1]) + 40
+        if DROPPED[0]:
+            batch.insert(0, [_now(), f"airdock-agent: {DROPPED[0]} log lines dropped (the portal did not take them in time)"])
+            DROPPED[0] = 0
+    if not batch:
+        return True
+    try:
+        request("/runtime/agent/logs", {"component": COMPONENT, "task_id": TASK, "lines": batch}, timeout=15)
+        return True
+    except (OSError, urllib.error.URLError):
+        with LOGS_LOCK:
+            LOGS.extendleft(reversed(batch[-(LOGS.maxlen - len(LOGS)):] if len(LOGS) < LOGS.maxlen else []))
+        return False
+
+
+def shipper():
+    while True:
+        time.sleep(1 if ship_logs() else 5)
 
 
 def request(path, body=None, timeout=30):
@@ -169,84 +242,11 @@ def health():
         return {"unreachable": str(exc)[:200]}
 
 
-def _resp(stream, *args):
-    """One Redis command over RESP (the broker speaks nothing else; no client library here)."""
-    stream.write(b"".join([f"*{len(args)}\r\n".encode()] + [
-        f"${len(a.encode())}\r\n{a}\r\n".encode() for a in args]))
-    stream.flush()
-    return _reply(stream)
-
-
-def _reply(stream):
-    line = stream.readline().rstrip(b"\r\n")
-    kind, rest = line[:1], line[1:]
-    if kind == b"-":
-        raise OSError(f"broker: {rest.decode(errors='replace')}")
-    if kind in (b"+", b":"):
-        return int(rest) if kind == b":" else rest.decode()
-    if kind == b"$":
-        return None if int(rest) < 0 else stream.read(int(rest) + 2)[:-2]
-    if kind == b"*":
-        return [] if int(rest) < 0 else [_reply(stream) for _ in range(int(rest))]
-    raise OSError(f"broker: unexpected answer {line[:40]!r}")
-
-
-def backlog():
-    """Each queue's messages waiting, and those a worker took and has not finished (Airflow's
-    Celery acknowledges late: a running task's message stays in `unacked` until it ends)."""
-    with open(BROKER_URL_FILE) as fh:
-        url = urllib.parse.urlsplit(fh.read().strip())
-    with socket.create_connection((url.hostname, url.port or 6379), timeout=5) as sock:
-        stream = sock.makefile("rwb")
-        if url.password:
-            _resp(stream, "AUTH", urllib.parse.unquote(url.password))
-        _resp(stream, "SELECT", (url.path or "/0").strip("/") or "0")
-        found = {}
-        for queue in QUEUES:  # kombu keeps priorities apart as queue\x06\x16<n>
-            waiting = sum(_resp(stream, "LLEN", name) for name in [queue] + [f"{queue}\x06\x16{p}" for p in (3, 6, 9)])
-            found[queue] = {"waiting": waiting, "running": 0}
-        for value in _resp(stream, "HVALS", "unacked") or []:
-            try:
-                routing_key = json.loads(value)[2]
-            except (ValueError, IndexError, TypeError):
-                continue
-            if routing_key in found:
-                found[routing_key]["running"] += 1
-        return found
-
-
-CGROUP_V1, CGROUP_V2 = "/sys/fs/cgroup/memory", "/sys/fs/cgroup"
-
-
-def _read(path):
-    try:
-        with open(path) as fh:
-            return fh.read()
-    except OSError:
-        return ""
-
-
-def memory():
-    """The container's memory in use, its limit and how many processes the kernel killed for it."""
-    if os.path.exists(f"{CGROUP_V1}/memory.usage_in_bytes"):
-        used, limit = _read(f"{CGROUP_V1}/memory.usage_in_bytes"), _read(f"{CGROUP_V1}/memory.limit_in_bytes")
-        events = _read(f"{CGROUP_V1}/memory.oom_control")
-    else:
-        used, limit, events = _read(f"{CGROUP_V2}/memory.current"), _read(f"{CGROUP_V2}/memory.max"), _read(f"{CGROUP_V2}/memory.events")
-    kills = [int(line.split()[1]) for line in events.splitlines() if line.startswith("oom_kill ")]
-    found = {"oom_kills": kills[0] if kills else 0}
-    if used.strip().isdigit():
-        found["memory_bytes"] = int(used)
-    if limit.strip().isdigit():
-        found["memory_limit_bytes"] = int(limit)
-    return found
-
-
 def metrics():
     found = memory()
     if BROKER_STATS and QUEUES:
         try:
-            found["queues"] = backlog()
+            found["queues"] = backlog(BROKER_URL_FILE, QUEUES)
         except (OSError, ValueError) as exc:
             log(f"cannot read the broker's queues: {exc}")
     return found
@@ -264,7 +264,7 @@ def report(process, message=""):
         log(f"cannot report to the portal: {exc}")
 
 
-ENV_FILE = "/run/secrets/env"  # the deployment's secret environment variables, as JSON
+ENV_FILE = f"{SECRETS_DIR}/env"  # the deployment's secret environment variables, as JSON
 MASKING = """\
 # Written by Airdock's agent: Airflow masks the deployment's secret variables wherever it logs them.
 import os
@@ -294,6 +294,7 @@ def environment():
     except FileNotFoundError:
         return env
     env.update(secret)
+    SECRETS[:] = sorted({v for v in secret.values() if isinstance(v, str) and len(v) >= 4}, key=len, reverse=True)
     env["AIRDOCK_MASKED_ENV"] = ",".join(sorted(secret))
     home = env.get("AIRFLOW_HOME")
     if secret and home:
@@ -316,7 +317,13 @@ def main(argv):
             report("starting", error or "waiting for the DAG bundle")
             log(error or "waiting for the DAG bundle")
             time.sleep(5)
-    child = subprocess.Popen(command, env=environment())
+    env = environment()
+    env["PYTHONUNBUFFERED"] = "1"  # its lines reach the log as they are written
+    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    reader = threading.Thread(target=pump, args=(child.stdout,), daemon=True)
+    reader.start()
+    if PORTAL:
+        threading.Thread(target=shipper, daemon=True).start()
     stopping = []
 
     def forward(signum, _frame):
@@ -337,6 +344,9 @@ def main(argv):
         if pid == child.pid:
             code = os.waitstatus_to_exitcode(status)
             why = " (killed: out of memory)" if code == -signal.SIGKILL and memory()["oom_kills"] else ""
+            reader.join(timeout=5)  # its last lines
+            log(f"{' '.join(command)} exited with {code}{why}")
+            ship_logs()
             report("exited", f"{' '.join(command)} exited with {code}{why}")
             return code if code >= 0 else 128 - code
         if not stopping:

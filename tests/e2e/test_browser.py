@@ -3,17 +3,15 @@ Redis, Docker and the registry: a deploy goes through its steps live, without a 
 Screenshots land in test-artifacts/ for a reviewer."""
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
 from playwright.sync_api import expect, sync_playwright
 
+from tests.asgi import start_daphne
 from tests.projects import BROKEN_DAG, make_project, pack
 
 pytestmark = pytest.mark.services
@@ -31,12 +29,6 @@ print(d.pk)
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory):
     """A whole portal in subprocesses: its own SQLite file, daphne and an RQ worker."""
@@ -46,20 +38,12 @@ def portal(tmp_path_factory):
     subprocess.run([*manage, "migrate", "--noinput", "-v", "0"], env=env, check=True, cwd=ROOT)
     deployment_id = int(subprocess.run([*manage, "shell", "-c", SETUP], env=env, check=True, cwd=ROOT,
                                        capture_output=True, text=True).stdout.strip().splitlines()[-1])
-    port = free_port()
     logs = open(var / "processes.log", "w")
-    server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
-                              env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT)
-    worker = subprocess.Popen([*manage, "rqworker", "deploys"], env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"{url}/login/", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.2)
-    else:
+    try:
+        server, url = start_daphne(env, logs)
+    except AssertionError:
         pytest.fail(f"daphne did not answer: {(var / 'processes.log').read_text()[-2000:]}")
+    worker = subprocess.Popen([*manage, "rqworker", "deploys"], env=env, cwd=ROOT, stdout=logs, stderr=subprocess.STDOUT)
     yield url, deployment_id, env
     for process in (server, worker):
         process.terminate()

@@ -6,35 +6,43 @@ user would through the API, on the real swarm with real Airflow:
    workers, its backlog scales it up to two workers and back to none; a change of settings is a
    rollout that ends DONE; resources become Swarm limits and reservations;
 3. a task over its queue's memory is killed, and the queue's workers are reported as out of memory;
-4. the Airflow 3 deployment hibernates, takes a DAG-only deploy while hibernating, and wakes up
+4. a component's log lines reach the API, `airdock deployment logs` and, live, the logs page in
+   Chromium (the portal's ASGI server on the same database);
+5. the Airflow 3 deployment hibernates, takes a DAG-only deploy while hibernating, and wakes up
    HEALTHY on the same image and the new DAG bundle."""
 import json
+import os
+import subprocess
 import time
+from pathlib import Path
 
 import docker
 import pytest
 from django.test import Client, override_settings
+from playwright.sync_api import expect, sync_playwright
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deployments as deployment_settings
 from runtime.jobs import reconcile_deployment
+from runtime.observe import observe
+from tests.asgi import start_daphne
 from tests.projects import GOOD_DAG_3
 
 from .airflow import (
     airflow_api,
     deploy,
-    run_dag,
     service_containers,
     trigger,
     wait_for_dag,
     xcom,
 )
-from .checks import api, healthy_on
+from .checks import api, cli, healthy_on
 from .conftest import PREFIX, wait_for
 
 pytestmark = [pytest.mark.services]
 HEAVY = {"name": "heavy", "min_workers": 0, "max_workers": 2, "concurrency": 1, "memory": 1024}
 MIB = 2**20
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -103,23 +111,70 @@ def test_a_second_queue_runs_its_tasks_on_its_own_workers_and_scales_with_its_ba
 
 
 def run_dag_wait(deployment_id: int, dag_id: str, run_id: str, timeout: float = 300) -> dict:
-    """Wait for a run triggered earlier to finish."""
+    """Wait for a run triggered earlier to finish, observing the deployment meanwhile (as `make
+    run`'s watcher does: the autoscaler acts on each observation)."""
     deadline = time.monotonic() + timeout
     while (run := airflow_api(deployment_id, 3, "GET", f"/dags/{dag_id}/dagRuns/{run_id}"))["state"] not in ("success", "failed"):
         assert time.monotonic() < deadline, f"the DAG run is still {run['state']}"
+        observe(deployment_id)
         time.sleep(3)
     return run
 
 
 def test_a_task_over_its_queues_memory_is_reported_as_out_of_memory(lines):
     af = lines.af3
-    run = run_dag(af.id, 3, "hog_dag", timeout=300)
+    run = run_dag_wait(af.id, "hog_dag", trigger(af.id, 3, "hog_dag")["dag_run_id"])
     assert run["state"] == "failed"  # the kernel killed it at the queue's 1024 MiB
     out = wait_for(af.id, lambda d: "ran out of memory" in component(d, "worker-heavy").get("reason", ""), timeout=120,
                    what="the worker reported out of memory")
     assert "at its 1024 MiB limit; give it more memory" in component(out, "worker-heavy")["reason"]
     assert out.status == Deployment.Status.UNHEALTHY and "worker-heavy: ran out of memory" in out.status_reason
     wait_for(af.id, healthy_on(af.digest, af.bundle), timeout=300, what="HEALTHY once the memory trouble is past")
+
+
+@pytest.fixture(scope="module")
+def asgi_portal(lines):
+    """The portal's ASGI server (daphne, as `make run` starts it) on the package's database: its
+    pages and websockets, while the agents keep reporting to the package's live server."""
+    from django.db import connections
+
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}"}
+    server, url = start_daphne(env, subprocess.DEVNULL)
+    lines.alice.set_password("a-long-password-1")
+    lines.alice.save()
+    yield url
+    server.terminate()
+    server.wait(timeout=20)
+
+
+def test_a_components_log_line_reaches_the_api_the_cli_and_the_browser_live(lines, asgi_portal):
+    af = lines.af3
+    deadline = time.monotonic() + 60
+    while not api(lines, af.id, "/logs?component=scheduler&search=scheduler")["lines"]:
+        assert time.monotonic() < deadline, "no scheduler line reached the portal"
+        time.sleep(2)
+    shown = cli("deployment", "logs", "--deployment-id", str(af.id), "--component", "api-server", "--limit", "5",
+                lines=lines, work=False)
+    assert shown.returncode == 0 and "api-server" in shown.stdout and "monitor/health" in shown.stdout
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
+                                             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        page = browser.new_page()
+        page.goto(f"{asgi_portal}/login/")
+        page.fill("#id_username", lines.alice.username)
+        page.fill("#id_password", "a-long-password-1")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{asgi_portal}/")
+        page.goto(f"{asgi_portal}/deployments/{af.id}/logs/?component=api-server")
+        expect(page.locator("#logs-status")).to_have_text("live", timeout=15_000)
+        first = int(page.locator("#component-log").get_attribute("data-last-id"))
+        # The API server logs its agent's health check every few seconds: a new line arrives live.
+        page.wait_for_function(f"() => window.airdockLogs.lastId > {first} && document.querySelector("
+                               f"'#component-log .log-line:last-child').dataset.id > {first}", timeout=60_000)
+        assert "api-server" in page.locator("#component-log .log-line").last.text_content()
+        page.screenshot(path=str(ROOT / "test-artifacts" / "component-logs-live.png"))
+        browser.close()
 
 
 def test_a_hibernating_deployment_takes_a_deploy_and_wakes_up_on_it(lines):

@@ -42,8 +42,9 @@ def with_objects(route: str, objects: dict) -> str | None:
 def objects(org, workspace, deployment, charlie):
     deploy = factories.DeployFactory(deployment=deployment)
     deployment.environment_variables.create(key="REGION", value="eu")
+    channel = deployment.notification_channels.create(name="alerts", url="https://hooks.example.com/x")
     return {"workspace_id": workspace.pk, "deployment_id": deployment.pk, "deploy_id": deploy.pk, "slug": org.slug,
-            "key": "REGION"}
+            "key": "REGION", "channel_id": channel.pk}
 
 
 @pytest.fixture
@@ -54,7 +55,8 @@ def foreign_token(charlie):
 
 # A body each write route accepts, so that the answer is the object's lookup, not the body's check.
 BODIES = {"rollback": {"deploy_id": 1}, "deployments": {"name": "x"}, "variables": {"key": "X", "value": "1"},
-          "import": {"text": "A=1"}, "config": {"deployment": {}}}
+          "import": {"text": "A=1"}, "config": {"deployment": {}},
+          "notifications": {"name": "x", "url": "https://hooks.example.com/y"}}
 
 
 def outsider_answers(client: Client, url: str, **headers) -> dict[str, int]:
@@ -83,7 +85,9 @@ def test_every_route_naming_alices_objects_is_404_to_an_outsider(objects, charli
         checked.append(route)
     # The routes of this wave are among them (a route left out of the walk would be missed silently).
     for new in ("api/v1/deployments/<deployment_id>/hibernate", "api/v1/deployments/<deployment_id>/config",
-                "api/v1/deployments/<deployment_id>/rollouts", "deployments/<int:pk>/wake-up/"):
+                "api/v1/deployments/<deployment_id>/rollouts", "deployments/<int:pk>/wake-up/",
+                "api/v1/deployments/<deployment_id>/logs", "deployments/<int:pk>/logs/",
+                "api/v1/deployments/<deployment_id>/notifications/<channel_id>/test", "deployments/<int:pk>/notifications/"):
         assert new in checked
     assert len(checked) > 40
 

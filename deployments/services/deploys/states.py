@@ -16,7 +16,7 @@ from tenancy.audit import Actor, audit_record
 
 from ... import events
 from ...models import Deploy, Deployment, DeployStep
-from .. import runtime
+from .. import notifications, runtime
 
 logger = logging.getLogger(__name__)
 State = Deploy.State
@@ -64,9 +64,11 @@ def deploy_finish(deploy_id: int, state: str, error: str = "") -> bool:
             DeployStep.objects.filter(deploy_id=deploy_id, state=DeployStep.State.PENDING).update(
                 state=DeployStep.State.SKIPPED
             )
-            deploy = Deploy.objects.select_related("deployment").get(pk=deploy_id)
+            deploy = Deploy.objects.select_related("deployment__workspace__organization").get(pk=deploy_id)
             events.deploy_state(deploy)
             events.deployment_changed(deploy.deployment)
+            if state == State.FAILED:
+                notifications.notify(deploy.deployment, "deploy_failed", deploy=deploy)
     return bool(done)
 
 
@@ -156,4 +158,5 @@ def deploy_activate(*, deploy: Deploy) -> None:
     deploy.state, deploy.finished_at = State.SUCCEEDED, now
     events.deploy_state(deploy, DeployStep.objects.get(deploy=deploy, name=State.ACTIVATING))
     events.deployment_changed(deployment)
+    notifications.notify(deployment, "deploy_succeeded", deploy=deploy)
     runtime.reconcile_soon(deployment.pk)
