@@ -13,7 +13,17 @@ from tenancy.audit import Actor
 from . import selectors
 from portal.errors import AirdockError
 
-from .models import ApiToken, Deploy, Deployment, DeployStep, EnvironmentVariable, Rollout, normalize_worker_queues
+from .models import (
+    ApiToken,
+    ComponentLogLine,
+    Deploy,
+    Deployment,
+    DeployStep,
+    EnvironmentVariable,
+    NotificationChannel,
+    Rollout,
+    normalize_worker_queues,
+)
 from .services import deployments as deployment_services
 from .services import hibernation
 from .services import tokens
@@ -209,3 +219,31 @@ class EnvironmentVariableAdmin(admin.ModelAdmin):
             variable_services.variable_delete(deployment=variable.deployment, key=variable.key, actor=_actor(request))
             count += 1
         self.message_user(request, f"Deleted {count} environment variable(s).", messages.SUCCESS)
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    list_display = ["name", "deployment", "kind", "url_shown", "enabled", "last_sent_at", "last_result"]
+    list_filter = ["kind", "enabled"]
+    list_select_related = ["deployment"]
+    search_fields = ["name", "deployment__name"]
+    fields = ["deployment", "name", "kind", "url_shown", "events", "enabled", "last_sent_at", "last_result"]
+    readonly_fields = ["deployment", "kind", "url_shown", "last_sent_at", "last_result"]  # URL and secret: never shown
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # made on the deployment page or through the API, where the secret is shown once
+
+
+@admin.register(ComponentLogLine)
+class ComponentLogLineAdmin(admin.ModelAdmin):
+    list_display = ["logged_at", "deployment", "component", "text"]
+    list_filter = ["component"]
+    list_select_related = ["deployment"]
+    search_fields = ["=deployment__name", "text"]
+    readonly_fields = ["deployment", "component", "task_id", "logged_at", "text"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

@@ -211,6 +211,9 @@ AIRDOCK_RUNTIME_NAME_PREFIX = env.str("AIRDOCK_RUNTIME_NAME_PREFIX", default="ai
 AIRDOCK_RUNTIME_SERVICES_IMAGE = env.str("AIRDOCK_RUNTIME_SERVICES_IMAGE", default="airdock/services:bookworm")
 AIRDOCK_RUNTIME_PORTAL_URL = env.str("AIRDOCK_RUNTIME_PORTAL_URL", default="")
 AIRDOCK_PORT = env.int("AIRDOCK_PORT", default=8000)
+# The portal's address as users' browsers reach it: Airflow's UI is served under it
+# (<AIRDOCK_PUBLIC_URL>/deployments/<id>/airflow/), and Airflow writes its links with it.
+AIRDOCK_PUBLIC_URL = env.str("AIRDOCK_PUBLIC_URL", default=f"http://127.0.0.1:{AIRDOCK_PORT}")
 AIRDOCK_RUNTIME_RECONCILE_EVERY = env.int("AIRDOCK_RUNTIME_RECONCILE_EVERY", default=60)
 AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT = env.int("AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT", default=90)
 AIRDOCK_RUNTIME_ROLLOUT_DEADLINE = env.int("AIRDOCK_RUNTIME_ROLLOUT_DEADLINE", default=600)

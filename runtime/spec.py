@@ -41,6 +41,11 @@ def portal_url() -> str:
     return f"http://{swarm.gateway_address()}:{settings.AIRDOCK_PORT}"
 
 
+def ui_prefix(deployment_id: int) -> str:
+    """The path under which the portal serves the deployment's Airflow UI, and Airflow serves it all."""
+    return f"/deployments/{deployment_id}/airflow"
+
+
 def owner_labels(deployment_id: int) -> dict[str, str]:
     """What marks a Swarm object as this portal's, for this deployment."""
     return {"io.airdock.instance": settings.AIRDOCK_RUNTIME_NAME_PREFIX, "io.airdock.deployment": str(deployment_id)}
@@ -143,12 +148,14 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
         "AIRDOCK_HEALTH_URL": "",
         "AIRDOCK_BROKER_STATS": "1" if component == "scheduler" else "",  # the queues' backlog, for the autoscaler
     }
+    ui = ui_prefix(deployment.pk)  # Airflow serves everything under it: the portal passes the UI on as is
     if major >= 3:
         env.update({
             "AIRFLOW__API_AUTH__JWT_SECRET_CMD": "cat /run/secrets/jwt_secret",
             "AIRFLOW__API__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
+            "AIRFLOW__API__BASE_URL": f"{settings.AIRDOCK_PUBLIC_URL.rstrip('/')}{ui}",
             # Through the agent: a draining worker loses Swarm's DNS, the agent knows the API server's address.
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{AGENT_PROXY_PORT}/execution/",
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{AGENT_PROXY_PORT}{ui}/execution/",
             "AIRDOCK_API_PROXY": f"api-server:{API_PORT}:{AGENT_PROXY_PORT}",
             # Only the deployment's own network reaches the API server; the portal's sign-in guards the UI.
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
@@ -156,7 +163,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         })
         if component == "api-server":
-            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}/api/v2/monitor/health"
+            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}{ui}/api/v2/monitor/health"
     else:
         env.update({
             "AIRFLOW__WEBSERVER__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
@@ -164,9 +171,12 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__WEBSERVER__WORKERS": "2",
+            "AIRFLOW__WEBSERVER__BASE_URL": f"{settings.AIRDOCK_PUBLIC_URL.rstrip('/')}{ui}",
+            # Behind the portal's sign-in, whoever may see the deployment uses its UI as an admin.
+            "AIRFLOW__WEBSERVER__AUTH_ROLE_PUBLIC": "Admin",
         })
         if component == "webserver":
-            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}/health"
+            env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}{ui}/health"
     return env
 
 
@@ -219,6 +229,9 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         )
 
     airflow = [component(name, command, replicas=awake, aliases=(name,)) for name, command in airflow_components(major).items()]
+    # The portal passes the UI on to the API server's container on its own machine (a manager).
+    airflow = [replace(s, constraints=("node.role==manager",)) if s.labels["io.airdock.component"] in ("api-server", "webserver")
+               else s for s in airflow]
     airflow += [
         component(name, command, replicas=replicas, grace=deployment.worker_grace_period)
         for name, (command, replicas) in worker_components(deployment).items()

@@ -17,9 +17,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_daphne(env: dict, log) -> tuple[subprocess.Popen, str]:
-    """Start daphne on a free loopback port; return it and its URL once it answers (or fail)."""
-    port = free_port()
+def start_daphne(env: dict, log, port: int | None = None) -> tuple[subprocess.Popen, str]:
+    """Start daphne on a loopback port (a free one by default); return it and its URL once it answers."""
+    port = port or free_port()
     server = subprocess.Popen([sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "portal.asgi:application"],
                               env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"

@@ -96,3 +96,25 @@ def test_hibernate_and_wake_up_from_the_cli(airdock, deployment):
     assert code == 0 and "wakes up" in out
     code, _, err = airdock("deployment", "delete", "--deployment-id", str(deployment.pk))
     assert code == 2 and "add --force" in err  # no terminal to confirm on
+
+
+def test_logs_show_the_latest_lines_and_follow_new_ones(airdock, deployment, monkeypatch):
+    from airdock_cli import logs as cli_logs
+    from deployments.services.component_logs import log_lines_store
+
+    log_lines_store(deployment=deployment, component="scheduler", task_id="t1", lines=[[None, "Starting the scheduler"]])
+    log_lines_store(deployment=deployment, component="api-server", task_id="t2", lines=[[None, "GET /health 200"]])
+    sleeps = []
+
+    def sleep(seconds):
+        sleeps.append(seconds)
+        if len(sleeps) == 1:
+            log_lines_store(deployment=deployment, component="scheduler", task_id="t1", lines=[[None, "a new run"]])
+        else:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_logs.time, "sleep", sleep)
+    code, out, _ = airdock("deployment", "logs", "--deployment-id", str(deployment.pk), "--component", "scheduler", "--follow")
+    assert code == 130  # stopped with Ctrl-C
+    lines = out.splitlines()
+    assert [line.split(" ", 2)[1:] for line in lines] == [["scheduler", "Starting the scheduler"], ["scheduler", "a new run"]]

@@ -9,6 +9,9 @@ def test_it_loads_every_admin_changelist_and_change_page(admin_client, deploymen
     deploy = factories.DeployFactory(deployment=deployment)
     DeployStep.objects.create(deploy=deploy, name=Deploy.State.BUILDING, position=1, state="SUCCEEDED")
     deploy.log_lines.create(seq=1, text="Step 1/1 : FROM airdock/runtime:3.1")
+    deployment.notification_channels.create(name="alerts", url="https://hooks.example.com/T0/B0/secret-token")
+    deployment.component_log_lines.create(component="scheduler", task_id="t", text="hello", logged_at=deploy.created_at)
+    deployment.rollouts.create(kind="settings", summary="resources")
     for model, model_admin in admin.site._registry.items():
         if model._meta.app_label not in ("deployments", "auth"):
             continue
@@ -20,6 +23,9 @@ def test_it_loads_every_admin_changelist_and_change_page(admin_client, deploymen
             assert admin_client.get(reverse("admin:%s_%s_change" % info, args=[obj.pk])).status_code == 200, info
     page = admin_client.get(reverse("admin:deployments_deploy_change", args=[deploy.pk])).content.decode()
     assert "Step 1/1 : FROM airdock/runtime:3.1" in page
+    channel = deployment.notification_channels.get()
+    page = admin_client.get(reverse("admin:deployments_notificationchannel_change", args=[channel.pk])).content.decode()
+    assert "secret-token" not in page and channel.signing_secret not in page
 
 
 def test_it_toggles_dag_only_deploys_through_an_admin_action(admin_client, deployment):

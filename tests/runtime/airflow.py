@@ -10,6 +10,7 @@ import docker.errors
 
 from deployments.models import Deploy
 from deployments.services import deploys
+from runtime import spec
 from tests.projects import pack
 
 LINES = {  # Airflow line -> (Runtime line of tests.projects, REST API prefix, the API server component)
@@ -38,8 +39,10 @@ def service_containers(deployment_id: int, component: str = "") -> list:
 
 def airflow_api(deployment_id: int, major: int, method: str, path: str, body: dict | None = None) -> dict:
     """Call Airflow's REST API; Airflow 3's simple auth manager hands out a token on the deployment's network."""
-    _, prefix, server = LINES[major]
-    token = ("token = json.load(urllib.request.urlopen('http://127.0.0.1:8080/auth/token', timeout=30))['access_token']\n"
+    _, api, server = LINES[major]
+    prefix = spec.ui_prefix(deployment_id) + api  # Airflow serves everything under the portal's UI path
+    token = (f"token = json.load(urllib.request.urlopen('http://127.0.0.1:8080{spec.ui_prefix(deployment_id)}/auth/token', "
+             "timeout=30))['access_token']\n"
              "headers['Authorization'] = 'Bearer ' + token\n") if major >= 3 else (  # Airflow 2: its admin user
         "import base64\npassword = open('/run/secrets/admin_password').read().strip()\n"
         "headers['Authorization'] = 'Basic ' + base64.b64encode(('airdock:' + password).encode()).decode()\n")

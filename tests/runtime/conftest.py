@@ -24,6 +24,7 @@ from runtime.jobs import reconcile_deployment
 from runtime.observe import observe
 from tenancy.models import OrganizationMembership, WorkspaceMembership
 from tests import factories
+from tests.asgi import free_port
 from tests.projects import make_project
 
 from . import dags
@@ -68,8 +69,11 @@ def agent_portal(module_db, tmp_path_factory):
         "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "archives"}},
         "bundles": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": root / "bundles"}},
     }
+    # The portal's address as browsers reach it (Airflow's UI is served under it): the port the
+    # browser tests' ASGI server will listen on.
+    public = f"http://127.0.0.1:{free_port()}"
     overrides = override_settings(ALLOWED_HOSTS=[*settings.ALLOWED_HOSTS, host], AIRDOCK_RUNTIME_NAME_PREFIX=PREFIX,
-                                  STORAGES=storages)
+                                  STORAGES=storages, AIRDOCK_PUBLIC_URL=public)
     overrides.enable()
     server = LiveServer(f"{host}:0")
     url = override_settings(AIRDOCK_RUNTIME_PORTAL_URL=server.url)

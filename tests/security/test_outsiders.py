@@ -44,7 +44,7 @@ def objects(org, workspace, deployment, charlie):
     deployment.environment_variables.create(key="REGION", value="eu")
     channel = deployment.notification_channels.create(name="alerts", url="https://hooks.example.com/x")
     return {"workspace_id": workspace.pk, "deployment_id": deployment.pk, "deploy_id": deploy.pk, "slug": org.slug,
-            "key": "REGION", "channel_id": channel.pk}
+            "key": "REGION", "channel_id": channel.pk, "path": "dags"}
 
 
 @pytest.fixture
@@ -75,7 +75,7 @@ def test_every_route_naming_alices_objects_is_404_to_an_outsider(objects, charli
         url = with_objects(route, objects)
         if url is None:
             continue
-        missing = with_objects(route, dict.fromkeys(objects, 999999) | {"slug": "nobody", "key": "NONE"})
+        missing = with_objects(route, dict.fromkeys(objects, 999999) | {"slug": "nobody", "key": "NONE", "path": "dags"})
         ask = (lambda u: outsider_answers(Client(), u, **auth(foreign_token))) if route.startswith("api/") else \
             (lambda u: outsider_answers(browser, u))
         answers = ask(url)
@@ -87,7 +87,8 @@ def test_every_route_naming_alices_objects_is_404_to_an_outsider(objects, charli
     for new in ("api/v1/deployments/<deployment_id>/hibernate", "api/v1/deployments/<deployment_id>/config",
                 "api/v1/deployments/<deployment_id>/rollouts", "deployments/<int:pk>/wake-up/",
                 "api/v1/deployments/<deployment_id>/logs", "deployments/<int:pk>/logs/",
-                "api/v1/deployments/<deployment_id>/notifications/<channel_id>/test", "deployments/<int:pk>/notifications/"):
+                "api/v1/deployments/<deployment_id>/notifications/<channel_id>/test", "deployments/<int:pk>/notifications/",
+                "deployments/<int:pk>/airflow/<path:path>"):
         assert new in checked
     assert len(checked) > 40
 
