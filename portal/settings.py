@@ -175,6 +175,10 @@ RQ_QUEUES = {
     "deploys": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
+# A running deploy's worker renews its lease every AIRDOCK_DEPLOY_HEARTBEAT_SECONDS; the reaper
+# fails a deploy whose lease is older than AIRDOCK_DEPLOY_LEASE_SECONDS ("worker lost").
+AIRDOCK_DEPLOY_HEARTBEAT_SECONDS = env.float("AIRDOCK_DEPLOY_HEARTBEAT_SECONDS", default=10)
+AIRDOCK_DEPLOY_LEASE_SECONDS = env.int("AIRDOCK_DEPLOY_LEASE_SECONDS", default=45)
 # Notifications may go to this machine's own addresses (a local receiver; off in production).
 AIRDOCK_NOTIFY_ALLOW_LOOPBACK = env.bool("AIRDOCK_NOTIFY_ALLOW_LOOPBACK", default=False)
 CHANNEL_LAYERS = {

@@ -9,7 +9,7 @@ $PY manage.py collectstatic --noinput -v 0
 $PY manage.py airdock_bootstrap
 $PY manage.py rqworker deploys default notifications --with-scheduler >var/logs/rqworker.log 2>&1 &
 worker=$!
-$PY manage.py airdock_reaper --every 60 >var/logs/reaper.log 2>&1 &
+$PY manage.py airdock_reaper --every 15 >var/logs/reaper.log 2>&1 &
 reaper=$!
 $PY manage.py airdock_runtime_watch --every 5 >var/logs/runtime-watch.log 2>&1 &
 watch=$!

@@ -12,7 +12,7 @@ from .auth import client_ip, get_scoped, rate_limit, require_role
 from .schemas import ConflictOut, DeployLogOut, DeployOut, ErrorOut, RollbackIn
 
 router = Router(tags=["deploys"])
-ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ConflictOut}
+ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ConflictOut, 429: ErrorOut, 503: ErrorOut}
 
 
 @router.post("/deployments/{deployment_id}/deploys", response={202: DeployOut, **ERRORS})

@@ -240,6 +240,7 @@ def container_run(
     memory: int,
     on_line: LineSink,
     fetch: Iterable[str] = (),
+    labels: dict[str, str] | None = None,
 ) -> RunResult:
     """Run a tenant's code, confined: no network, the astro user, no capabilities, no new
     privileges, pids/CPU/memory limits, a read-only root with /tmp in memory, no engine socket.
@@ -258,7 +259,7 @@ def container_run(
             pids_limit=settings.AIRDOCK_CHECK_PIDS, nano_cpus=int(settings.AIRDOCK_CHECK_CPUS * 1e9),
             tmpfs={"/tmp": f"rw,nosuid,nodev,size={settings.AIRDOCK_CHECK_TMPFS_MB}m,mode=1777"},
             mounts=[docker.types.Mount(files_at, None, type="volume")],
-            labels={"io.airdock.step": step}, runtime=settings.AIRDOCK_CHECK_RUNTIME or None,
+            labels={"io.airdock.step": step, **(labels or {})}, runtime=settings.AIRDOCK_CHECK_RUNTIME or None,
         )
     except docker.errors.ImageNotFound as exc:
         raise CheckError(f"The image {image} is not in the Docker engine.") from exc
@@ -303,6 +304,16 @@ def container_run(
             container.remove(force=True, v=True)  # and its volume
         except docker.errors.APIError:
             pass
+
+
+def containers_remove(labels: dict[str, str]) -> int:
+    """Remove (killing them first) the containers with these labels; return how many."""
+    engine = client()
+    found = engine.api.containers(all=True, filters={"label": [f"{k}={v}" for k, v in labels.items()]})
+    for container in found:
+        with contextlib.suppress(docker.errors.APIError):
+            engine.api.remove_container(container["Id"], force=True, v=True)
+    return len(found)
 
 
 def image_from_container(

@@ -58,6 +58,9 @@ class Deploy(models.Model):
     job_id = models.CharField(max_length=64, blank=True, help_text="The RQ job running this deploy.")
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        null=True, blank=True, help_text="The worker running it says it is alive every few seconds (its lease).")
+    worker = models.CharField(max_length=200, blank=True, help_text="The machine and process running it.")
     finished_at = models.DateTimeField(null=True, blank=True)
     image_repository = models.CharField(max_length=255, blank=True)
     image_tag = models.CharField(max_length=128, blank=True)

@@ -36,7 +36,7 @@ class RunContext:
     @classmethod
     @contextlib.contextmanager
     def open(cls, deploy: Deploy) -> Iterator["RunContext"]:
-        root = Path(tempfile.mkdtemp(prefix=f"airdock-deploy-{deploy.pk}-"))
+        root = Path(tempfile.mkdtemp(prefix=f"{states.TEMP_PREFIX}{deploy.pk}-"))
         (root / "project").mkdir()
         try:
             yield cls(deploy=deploy, root=root)
@@ -51,6 +51,11 @@ class RunContext:
     def plan(self) -> list[str]:
         """The steps planned when the deploy was created, in order."""
         return list(self.steps)
+
+    @property
+    def container_labels(self) -> dict[str, str]:
+        """Marks the check containers of this deploy (a reaper removes them if its worker is lost)."""
+        return {"io.airdock.deploy": str(self.deploy.pk)}
 
     @property
     def project(self) -> Path:

@@ -18,7 +18,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.files import File
 from django.db import IntegrityError, transaction
 
-from portal.errors import Conflict, Invalid
+from portal.errors import Conflict, Invalid, Unavailable
 from tenancy.audit import Actor, audit_record
 
 from ... import events
@@ -177,6 +177,7 @@ def deploy_create(
     earlier = deploy_for_idempotency_key(deployment=deployment, key=idempotency_key, kind=kind, user=user, token=token)
     if earlier is not None:
         return earlier  # a retry of a request that already created this deploy
+    require_queue()
     deploys_fail_lost(deployment=deployment)
     kind = kind.upper()
     image_name = image_name.strip()
@@ -218,6 +219,10 @@ def deploy_create(
         except DeployConflict:
             if spooled is not None and deploy.archive:
                 deploy.archive.storage.delete(deploy.archive.name)
+            # The same request sent again at the same moment (a client's retry): its deploy is theirs too.
+            same = deploy_for_idempotency_key(deployment=deployment, key=idempotency_key, kind=kind, user=user, token=token)
+            if same is not None:
+                return same
             raise
     finally:
         if spooled is not None:
@@ -246,6 +251,18 @@ def _queue(deploy: Deploy, *, action: str, actor: Actor, **detail) -> None:
         if active:
             raise DeployConflict(active) from None
         raise
+
+
+def require_queue() -> None:
+    """Refuse a deploy at once when its queue (Redis) does not answer: nothing is made, so nothing
+    is left QUEUED (503)."""
+    import django_rq
+
+    try:
+        django_rq.get_connection("deploys").ping()
+    except Exception as exc:  # noqa: BLE001 - refused, timed out, auth: all mean "not now"
+        raise Unavailable("The deploy queue (Redis) does not answer, so no deploy was made: start Redis "
+                          f"(make services) and try again. ({exc.__class__.__name__})") from exc
 
 
 def deploy_enqueue(*, deploy: Deploy) -> None:
@@ -292,6 +309,7 @@ def deployment_rollback(
     if deployment.dag_deploy_enabled and bundle is None:
         raise Invalid(f"Deploy {target.pk} has no DAG bundle, and this deployment takes its DAGs as a bundle.")
     _refuse_if_active(deployment)
+    require_queue()
     deploy = Deploy(
         deployment=deployment, kind=Kind.IMAGE_AND_DAGS, is_rollback=True, source_deploy=target,
         description=f"Rollback to deploy {target.pk}", created_by=user, created_by_token=token,

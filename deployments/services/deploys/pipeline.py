@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import socket
+import threading
 from typing import Callable
+
+from django.conf import settings
+from django.db import connection
 
 from portal.errors import AirdockError
 
@@ -46,11 +52,35 @@ def deploy_execute(*, deploy_id: int) -> None:
         if deploy.is_active:  # this job ran before and its worker died mid-way
             states.deploy_finish(deploy_id, State.FAILED, "The worker running this deploy stopped before it ended; nothing was changed. Deploy again.")
         return
-    if not states.deploy_begin(deploy_id):
+    if not states.deploy_begin(deploy_id, worker=f"{socket.gethostname()}:{os.getpid()}"):
         return
     deploy.refresh_from_db()
-    with RunContext.open(deploy) as ctx:
+    with _lease(deploy_id), RunContext.open(deploy) as ctx:
         _run(ctx)
+
+
+@contextlib.contextmanager
+def _lease(deploy_id: int):
+    """Renew the deploy's lease from a thread of its own while the run goes on (a step may be silent
+    for minutes): if this process dies, the lease runs out and the reaper fails the deploy."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        try:
+            while not stop.wait(settings.AIRDOCK_DEPLOY_HEARTBEAT_SECONDS):
+                try:
+                    if not states.deploy_heartbeat(deploy_id):
+                        return
+                except Exception:  # noqa: BLE001 - the database busy for a moment: the next beat
+                    logger.warning("cannot renew the lease of deploy %s", deploy_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own
+
+    threading.Thread(target=beat, daemon=True, name=f"deploy-{deploy_id}-lease").start()
+    try:
+        yield
+    finally:
+        stop.set()
 
 
 def _run(ctx: RunContext) -> None:

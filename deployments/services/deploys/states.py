@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -15,20 +20,29 @@ from django.utils import timezone
 from tenancy.audit import Actor, audit_record
 
 from ... import events
+from ...integrations import engine
 from ...models import Deploy, Deployment, DeployStep
 from .. import notifications, runtime
 
 logger = logging.getLogger(__name__)
 State = Deploy.State
+TEMP_PREFIX = "airdock-deploy-"  # a run's temporary folder: <tmp>/airdock-deploy-<id>-<random>
 
 
 class Cancelled(Exception):
     """Control flow, not an error: the deploy was cancelled (or failed) while its job ran."""
 
 
-def deploy_begin(deploy_id: int) -> bool:
-    """Mark a queued deploy as started; False when another job already started it."""
-    return bool(Deploy.objects.filter(pk=deploy_id, state=State.QUEUED).update(started_at=timezone.now()))
+def deploy_begin(deploy_id: int, worker: str = "") -> bool:
+    """Mark a queued deploy as started by `worker` (its lease begins); False when another job already started it."""
+    now = timezone.now()
+    return bool(Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).update(
+        started_at=now, heartbeat_at=now, worker=worker[:200]))
+
+
+def deploy_heartbeat(deploy_id: int) -> bool:
+    """Renew the running deploy's lease; False once it has ended (cancelled, or failed as lost)."""
+    return bool(Deploy.objects.filter(pk=deploy_id, state__in=Deploy.ACTIVE_STATES).update(heartbeat_at=timezone.now()))
 
 
 def step_begin(deploy: Deploy, step: DeployStep) -> None:
@@ -100,8 +114,9 @@ def deploys_fail_lost(*, deployment: Deployment | None = None) -> int:
     active = Deploy.objects.filter(state__in=Deploy.ACTIVE_STATES)
     if deployment is not None:
         active = active.filter(deployment=deployment)
+    failed = _fail_expired_leases(active)
+    active = active.filter(started_at__isnull=True)  # not begun: is its job still there?
     connection = django_rq.get_connection("deploys")
-    failed = 0
     for deploy in active.only("pk", "created_at", "job_id"):
         try:
             status = Job.fetch(deploy.job_id, connection=connection).get_status(refresh=True) if deploy.job_id else None
@@ -117,6 +132,32 @@ def deploys_fail_lost(*, deployment: Deployment | None = None) -> int:
         if deploy_finish(deploy.pk, State.FAILED, f"The worker running this deploy stopped ({what}); nothing was changed. Deploy again."):
             failed += 1
     return failed
+
+
+def _fail_expired_leases(active) -> int:
+    """Fail the started deploys whose worker has not renewed their lease in time (killed, or its
+    machine gone), and remove what they left: their check containers and temporary folder."""
+    now = timezone.now()
+    lease = timedelta(seconds=settings.AIRDOCK_DEPLOY_LEASE_SECONDS)
+    failed = 0
+    for deploy in active.filter(started_at__isnull=False, heartbeat_at__lt=now - lease).only("pk", "state", "heartbeat_at", "worker"):
+        quiet = int((now - deploy.heartbeat_at).total_seconds())
+        step = Deploy.State(deploy.state).label.lower()
+        message = (f"The worker running this deploy was lost ({deploy.worker or 'unknown'} gave no sign of life for "
+                   f"{quiet} s, while {step}); nothing was changed. Deploy again.")
+        if deploy_finish(deploy.pk, State.FAILED, message):
+            failed += 1
+            logger.warning("deploy %s: %s", deploy.pk, message)
+        cleanup_lost(deploy.pk)
+    return failed
+
+
+def cleanup_lost(deploy_id: int) -> None:
+    """What a lost run leaves behind on this machine: its check containers, its temporary folder."""
+    with contextlib.suppress(Exception):
+        engine.containers_remove({"io.airdock.deploy": str(deploy_id)})
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{deploy_id}-*"):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @transaction.atomic

@@ -19,7 +19,7 @@ from .checks import (
 PARSE_MARK = "AIRDOCK_PARSE_RESULT "
 
 
-def parse_in_image(image: str, files: bytes, *, on_line) -> dict:
+def parse_in_image(image: str, files: bytes, *, on_line, labels: dict[str, str] | None = None) -> dict:
     """Import every DAG file in a container of `image` (no network); return the parse summary."""
 
     def sink(line: str) -> None:
@@ -31,7 +31,7 @@ def parse_in_image(image: str, files: bytes, *, on_line) -> dict:
         command=["python", f"{CHECK_DIR}/parse_dags.py", f"{PROJECT_IN_CHECK}/dags", PROJECT_IN_CHECK],
         files=files, files_at=CHECK_DIR, working_dir=PROJECT_IN_CHECK,
         environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
-        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=sink,
+        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=sink, labels=labels,
     )
     marked = [l for l in result.output.splitlines() if l.startswith(PARSE_MARK)]
     if not marked:
@@ -42,7 +42,8 @@ def parse_in_image(image: str, files: bytes, *, on_line) -> dict:
 
 
 def parse(ctx: RunContext) -> None:
-    summary = parse_in_image(check_image(ctx), check_files(ctx, with_tests=False), on_line=ctx.log)
+    summary = parse_in_image(check_image(ctx), check_files(ctx, with_tests=False), on_line=ctx.log,
+                             labels=ctx.container_labels)
     deploy = ctx.deploy
     deploy.parse_results = summary
     deploy.airflow_version = summary.get("airflow_version", "") or deploy.airflow_version

@@ -28,7 +28,7 @@ def pytest(ctx: RunContext) -> None:
                  "-q", "-rfE", "--color=no"],
         files=check_files(ctx, with_tests=True), files_at=CHECK_DIR, working_dir=PROJECT_IN_CHECK,
         environment=check_environment(), timeout=settings.AIRDOCK_CHECK_TIMEOUT,
-        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=ctx.log, fetch=[junit],
+        memory=settings.AIRDOCK_CHECK_MEMORY, on_line=ctx.log, fetch=[junit], labels=ctx.container_labels,
     )
     summary = junit_summary(result.files.get(junit, b""))
     summary["exit_code"] = result.exit_code
