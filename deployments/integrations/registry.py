@@ -2,7 +2,7 @@
 registry still holds a digest. Both go through the Docker engine, which speaks to the registry."""
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import docker.errors
 import requests.exceptions

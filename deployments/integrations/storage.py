@@ -24,7 +24,7 @@ def put_new(key: str, data: bytes) -> None:
     try:
         if not storage.exists(key):
             storage.save(key, ContentFile(data))
-    except Exception as exc:  # noqa: BLE001 - any backend's failure reaches the user with the key
+    except Exception as exc:
         raise StorageError(f"Cannot store {key}: {exc}") from exc
 
 
@@ -32,5 +32,5 @@ def get(key: str) -> bytes:
     try:
         with _bundles().open(key) as fh:
             return fh.read()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise StorageError(f"Cannot read {key}: {exc}") from exc

@@ -62,9 +62,9 @@ def test_a_junit_report_with_entities_is_not_expanded():
 
 def test_check_containers_run_on_the_engine_runtime_the_operator_names(settings):
     """AIRDOCK_CHECK_RUNTIME (e.g. runsc for gVisor) reaches the engine: a runtime it lacks is refused."""
-    from deployments.integrations import engine
+    from deployments.integrations import containers, engine
 
     settings.AIRDOCK_CHECK_RUNTIME = "airdock-no-such-runtime"
     with pytest.raises(engine.CheckError, match="(?i)runtime"):
-        engine.container_run(image=settings.AIRDOCK_RUNTIME_BASE_IMAGE, command=["true"], step="DAG parse",
+        containers.container_run(image=settings.AIRDOCK_RUNTIME_BASE_IMAGE, command=["true"], step="DAG parse",
                              files_at="/work", timeout=30, memory=256 * 1024**2, on_line=lambda line: None)

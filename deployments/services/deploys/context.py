@@ -4,9 +4,9 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from portal.errors import AirdockError
 
@@ -35,7 +35,7 @@ class RunContext:
 
     @classmethod
     @contextlib.contextmanager
-    def open(cls, deploy: Deploy) -> Iterator["RunContext"]:
+    def open(cls, deploy: Deploy) -> Iterator[RunContext]:
         root = Path(tempfile.mkdtemp(prefix=f"{states.TEMP_PREFIX}{deploy.pk}-"))
         (root / "project").mkdir()
         try:

@@ -260,7 +260,7 @@ def require_queue() -> None:
 
     try:
         django_rq.get_connection("deploys").ping()
-    except Exception as exc:  # noqa: BLE001 - refused, timed out, auth: all mean "not now"
+    except Exception as exc:
         raise Unavailable("The deploy queue (Redis) does not answer, so no deploy was made: start Redis "
                           f"(make services) and try again. ({exc.__class__.__name__})") from exc
 
@@ -274,7 +274,7 @@ def deploy_enqueue(*, deploy: Deploy) -> None:
             JOB, deploy.pk, job_id=deploy.job_id,
             job_timeout=settings.AIRDOCK_DEPLOY_JOB_TIMEOUT, failure_ttl=7 * 24 * 3600,
         )
-    except Exception as exc:  # noqa: BLE001 - Redis down: the deploy must not stay queued forever
+    except Exception as exc:
         logger.exception("cannot enqueue deploy %s", deploy.pk)
         deploy_finish(deploy.pk, State.FAILED, f"The deploy could not be queued (is Redis running?): {exc}")
 

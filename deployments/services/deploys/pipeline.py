@@ -12,7 +12,7 @@ import logging
 import os
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from django.conf import settings
 from django.db import connection
@@ -71,7 +71,7 @@ def _lease(deploy_id: int):
                 try:
                     if not states.deploy_heartbeat(deploy_id):
                         return
-                except Exception:  # noqa: BLE001 - the database busy for a moment: the next beat
+                except Exception:
                     logger.warning("cannot renew the lease of deploy %s", deploy_id, exc_info=True)
         finally:
             connection.close()  # this thread's own

@@ -20,7 +20,7 @@ from django.utils import timezone
 from tenancy.audit import Actor, audit_record
 
 from ... import events
-from ...integrations import engine
+from ...integrations import containers
 from ...models import Deploy, Deployment, DeployStep
 from .. import notifications, runtime
 
@@ -155,7 +155,7 @@ def _fail_expired_leases(active) -> int:
 def cleanup_lost(deploy_id: int) -> None:
     """What a lost run leaves behind on this machine: its check containers, its temporary folder."""
     with contextlib.suppress(Exception):
-        engine.containers_remove({"io.airdock.deploy": str(deploy_id)})
+        containers.containers_remove({"io.airdock.deploy": str(deploy_id)})
     for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{deploy_id}-*"):
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ....integrations import engine
+from ....integrations import containers, engine
 from ... import archives, bundles
 from ..context import RunContext
 
@@ -34,7 +34,7 @@ def files_for_checks(project: Path, dags: Path | None, *, with_tests: bool) -> b
                 dirs.append(rel)
             elif path.is_file():
                 files.append((rel, path.read_bytes()))
-    return engine.tar_of(files, dirs=dirs)
+    return containers.tar_of(files, dirs=dirs)
 
 
 def dags_source(ctx: RunContext) -> Path | None:

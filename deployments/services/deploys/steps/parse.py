@@ -5,7 +5,7 @@ import json
 
 from django.conf import settings
 
-from ....integrations import engine
+from ....integrations import containers
 from ...runtimes import airflow_change
 from ..context import CheckFailed, RunContext
 from .checks import (
@@ -26,7 +26,7 @@ def parse_in_image(image: str, files: bytes, *, on_line, labels: dict[str, str] 
         if not line.startswith(PARSE_MARK):
             on_line(line)
 
-    result = engine.container_run(
+    result = containers.container_run(
         image=image, step="DAG parse",
         command=["python", f"{CHECK_DIR}/parse_dags.py", f"{PROJECT_IN_CHECK}/dags", PROJECT_IN_CHECK],
         files=files, files_at=CHECK_DIR, working_dir=PROJECT_IN_CHECK,

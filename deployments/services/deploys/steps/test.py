@@ -4,7 +4,7 @@ from __future__ import annotations
 from defusedxml import DefusedXmlException, ElementTree
 from django.conf import settings
 
-from ....integrations import engine
+from ....integrations import containers
 from ..context import CheckFailed, RunContext
 from .checks import (
     CHECK_DIR,
@@ -22,7 +22,7 @@ def pytest(ctx: RunContext) -> None:
         ctx.warn(f"pytest was asked for, but the project has no {target}/ to run.")
         return
     junit = f"{OUT_DIR}/junit.xml"
-    result = engine.container_run(
+    result = containers.container_run(
         image=check_image(ctx), step="pytest",
         command=["python", "-m", "pytest", target, "-p", "no:cacheprovider", f"--junitxml={junit}",
                  "-q", "-rfE", "--color=no"],
