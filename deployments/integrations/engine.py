@@ -180,6 +180,9 @@ def image_build(
                 message = ((chunk.get("errorDetail") or {}).get("message") or chunk["error"]).strip()
                 if causes:
                     message = f"{' '.join(causes)} ({message})"
+                if "non-zero code: 137" in message:  # SIGKILL: the kernel, at the build's memory limit
+                    message += (f": killed, most likely for memory: a build may use {memory // 2**20} MiB "
+                                "(AIRDOCK_BUILD_MEMORY)")
                 raise BuildError(f"The image build failed: {message}")
             if time.monotonic() > deadline:
                 raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.")
