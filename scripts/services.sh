@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Start, idempotently and on loopback only, the services Airdock uses: Redis, a Docker engine,
-# a registry (Debian's docker-registry) and an S3-compatible server (moto). A service that already
+# a registry (Debian's docker-registry), an S3-compatible server (moto) and a PostgreSQL of its own
+# (the tests' second database: row locks and constraints behave differently there than in SQLite). A service that already
 # answers is left alone, but it is given what containment needs: Redis and the registry get
 # credentials only Airdock's processes read (var/services/secrets/), and the Docker engine gets a
 # bridge network (with iptables NAT), so no build or container ever needs the host network.
@@ -13,6 +14,7 @@ VENV=${VENV:-$ROOT/.venv}
 REDIS_PORT=${AIRDOCK_REDIS_PORT:-6379}
 REGISTRY_PORT=${AIRDOCK_REGISTRY_PORT:-5000}
 S3_PORT=${AIRDOCK_S3_PORT:-9100}
+PG_PORT=${AIRDOCK_POSTGRES_PORT:-5432}
 BRIDGE=${AIRDOCK_DOCKER_BRIDGE:-airdock0}
 BRIDGE_CIDR=${AIRDOCK_DOCKER_BRIDGE_CIDR:-172.31.250.1/24}
 SECRETS=$STATE/secrets
@@ -24,7 +26,7 @@ die() { printf 'services: %s\n' "$*" >&2; exit 1; }
 
 # command:package pairs this script needs from Debian.
 need=(redis-server:redis-server redis-cli:redis-tools dockerd:docker.io docker-registry:docker-registry
-      debootstrap:debootstrap curl:curl htpasswd:apache2-utils ip:iproute2)
+      debootstrap:debootstrap curl:curl htpasswd:apache2-utils ip:iproute2 pg_lsclusters:postgresql)
 missing=()
 for pair in "${need[@]}"; do
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair##*:}")
@@ -195,4 +197,39 @@ else
   setsid nohup "$VENV/bin/moto_server" -H 127.0.0.1 -p "$S3_PORT" >"$STATE/logs/moto.log" 2>&1 < /dev/null &
   wait_for "s3 server" 60 curl -fsS "http://127.0.0.1:$S3_PORT/moto-api/"
   log "s3 server started on 127.0.0.1:$S3_PORT"
+fi
+
+# PostgreSQL: a cluster of Airdock's own in var/services/postgres (not the system one), on
+# 127.0.0.1 only, with a password; role and database `airdock` (it may create the tests' database).
+PG_PASSWORD=$(secret postgres.password)
+PG_BIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+PG_DATA=$STATE/postgres
+pg_up() { PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U airdock -d airdock -tAc 'select 1' 2>/dev/null | grep -q 1; }
+if pg_up; then
+  log "postgresql already answers on 127.0.0.1:$PG_PORT"
+else
+  [ -n "$PG_BIN" ] || die "no PostgreSQL server binaries in /usr/lib/postgresql"
+  as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+  if [ ! -s "$PG_DATA/PG_VERSION" ]; then
+    install -d -m 0700 "$PG_DATA"
+    [ "$(id -u)" = 0 ] && chown postgres: "$PG_DATA"
+    pwfile=$(mktemp); printf '%s\n' "$PG_PASSWORD" >"$pwfile"; chmod 0644 "$pwfile"
+    as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --auth=scram-sha-256 --pwfile="$pwfile" >"$STATE/logs/postgres-init.log" 2>&1 \
+      || { rm -f "$pwfile"; tail -n 20 "$STATE/logs/postgres-init.log" >&2; die "initdb failed"; }
+    rm -f "$pwfile"
+  fi
+  install -d -m 0775 "$STATE/postgres-run"
+  [ "$(id -u)" = 0 ] && chown postgres: "$STATE/postgres-run" "$STATE/logs" 2>/dev/null || true
+  as_pg "$PG_BIN/pg_ctl" -D "$PG_DATA" -l "$STATE/logs/postgres.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $PG_PORT -c unix_socket_directories=$STATE/postgres-run -c fsync=off" start >/dev/null \
+    || { tail -n 20 "$STATE/logs/postgres.log" >&2; die "postgresql did not start"; }
+  PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -v ON_ERROR_STOP=1 -q >/dev/null <<SQL
+DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'airdock') THEN CREATE ROLE airdock LOGIN CREATEDB PASSWORD '$PG_PASSWORD'; END IF;
+END \$\$;
+SQL
+  PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'airdock'" | grep -q 1 \
+    || PGPASSWORD=$PG_PASSWORD psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -d postgres -qc "CREATE DATABASE airdock OWNER airdock"
+  wait_for postgresql 30 pg_up
+  log "postgresql started on 127.0.0.1:$PG_PORT (role and database airdock)"
 fi

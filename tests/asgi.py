@@ -31,3 +31,16 @@ def start_daphne(env: dict, log, port: int | None = None) -> tuple[subprocess.Po
             time.sleep(0.2)
     server.terminate()
     raise AssertionError(f"daphne did not answer on {url}")
+
+
+def database_url() -> str:
+    """The test database as a DATABASE_URL, for the portal's processes a test starts."""
+    from urllib.parse import quote
+
+    from django.db import connections
+
+    found = connections["default"].settings_dict
+    if found["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{found['NAME']}"
+    return (f"postgres://{quote(found['USER'])}:{quote(found['PASSWORD'])}@{found['HOST']}:{found['PORT'] or 5432}/"
+            f"{found['NAME']}")

@@ -13,12 +13,11 @@ import urllib.request
 import uuid
 
 import pytest
-from django.db import connections
 
 from deployments.models import Deploy
 from tests import factories
 from tests.api.conftest import Role, auth, make_token
-from tests.asgi import start_daphne
+from tests.asgi import database_url, start_daphne
 from tests.projects import make_project, pack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -59,7 +58,7 @@ def post_all(url: str, token: str, archive: bytes, count: int, headers: dict | N
 @pytest.fixture
 def setup(org, deployment, tmp_path, isolated_storage):
     """The portal's ASGI server (daphne, as `make run` serves it) on the test's database and storage."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}",
+    env = {**os.environ, "DATABASE_URL": database_url(),
            "AIRDOCK_VAR_DIR": str(isolated_storage), "AIRDOCK_API_DEPLOYS_PER_MINUTE": "1000"}
     server, url = start_daphne(env, subprocess.DEVNULL)
     yield f"{url}/api/v1/deployments/{deployment.pk}", make_token(org, Role.OWNER), pack(make_project(tmp_path / "p"))

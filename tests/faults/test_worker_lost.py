@@ -16,11 +16,11 @@ import django_rq
 import docker
 import pytest
 from django.conf import settings
-from django.db import connections
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deploys
 from deployments.services.deploys import states
+from tests.asgi import database_url
 from tests.projects import make_project, pack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -45,7 +45,7 @@ def children(pid: int) -> list[int]:
 @pytest.fixture
 def worker(isolated_storage):
     """`manage.py rqworker deploys` in its own process group, on the test's database and storage."""
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{connections['default'].settings_dict['NAME']}",
+    env = {**os.environ, "DATABASE_URL": database_url(),
            "AIRDOCK_VAR_DIR": str(isolated_storage), "AIRDOCK_RUNTIME_CACHE_DIR": str(settings.AIRDOCK_RUNTIME_CACHE_DIR)}
     django_rq.get_queue("deploys").empty()
     process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rqworker", "deploys"], env=env, cwd=ROOT,
