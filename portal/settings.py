@@ -276,6 +276,9 @@ AIRDOCK_CHECK_CPUS = env.float("AIRDOCK_CHECK_CPUS", default=1.0)
 AIRDOCK_CHECK_TMPFS_MB = env.int("AIRDOCK_CHECK_TMPFS_MB", default=512)
 AIRDOCK_CHECK_FETCH_MAX_BYTES = env.int("AIRDOCK_CHECK_FETCH_MAX_BYTES", default=16 * 1024 * 1024)
 AIRDOCK_PUSH_TIMEOUT = env.int("AIRDOCK_PUSH_TIMEOUT", default=1800)
+# The image push and the DAG bundle upload are tried this many times, waiting these seconds between.
+AIRDOCK_TRANSFER_ATTEMPTS = env.int("AIRDOCK_TRANSFER_ATTEMPTS", default=3)
+AIRDOCK_TRANSFER_RETRY_DELAYS = [float(x) for x in env.list("AIRDOCK_TRANSFER_RETRY_DELAYS", default=["3", "10"])]
 AIRDOCK_DEPLOY_JOB_TIMEOUT = env.int("AIRDOCK_DEPLOY_JOB_TIMEOUT", default=4 * 3600)
 AIRDOCK_GIT_ALLOWED_SCHEMES = env.list("AIRDOCK_GIT_ALLOWED_SCHEMES", default=["https", "ssh", "git"])
 AIRDOCK_GIT_TIMEOUT = env.int("AIRDOCK_GIT_TIMEOUT", default=120)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from .... import events
 from ....integrations import engine, registry
 from ..context import RunContext
+from .retry import with_retries
 
 
 def push(ctx: RunContext) -> None:
@@ -26,10 +27,10 @@ def push(ctx: RunContext) -> None:
             last[0] = time.monotonic()
             events.deploy_push_progress(deploy.pk, dict(layers))
 
-    digest = registry.image_push(
+    digest = with_retries("push", lambda: registry.image_push(
         image=ctx.image, repository=repository, tag=tag, on_line=ctx.log,
         timeout=settings.AIRDOCK_PUSH_TIMEOUT, on_progress=progress,
-    )
+    ), errors=(registry.PushError,), log=ctx.log)
     events.deploy_push_progress(deploy.pk, layers)
     deploy.image_repository, deploy.image_tag, deploy.image_digest = repository, tag, digest
     ctx.save("image_repository", "image_tag", "image_digest")
