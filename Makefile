@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run test venv services runtime-image migrate worker clean
+.PHONY: run test test-faults venv services runtime-image migrate worker clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ run: venv services runtime-image migrate
 
 test: venv services runtime-image
 	scripts/test.sh
+
+# The fault and concurrency tests again, on PostgreSQL (CI runs both).
+test-faults: venv services runtime-image
+	AIRDOCK_TEST_ON_POSTGRES=1 scripts/test.sh tests/faults tests/deploys/test_lease.py tests/deploys/test_lifecycle.py
 
 clean:
 	rm -rf $(VENV) var

@@ -6,10 +6,12 @@ import io
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deploys
@@ -54,7 +56,13 @@ def deploy_stopping_the_registry(deployment, alice, root, *, down_for: float | N
     """Run a deploy; stop the registry once it parses (before its push), and start it again
     `down_for` seconds after the push began (never, with None)."""
     made = deploys.deploy_create(deployment=deployment, user=alice, archive=io.BytesIO(pack(root)))
-    runner = threading.Thread(target=deploys.deploy_execute, kwargs={"deploy_id": made.pk})
+    def execute() -> None:
+        try:
+            deploys.deploy_execute(deploy_id=made.pk)
+        finally:
+            connection.close()  # this thread's own: the test database is dropped afterwards
+
+    runner = threading.Thread(target=execute)
     runner.start()
     stopped = False
     while runner.is_alive():
