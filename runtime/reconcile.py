@@ -107,26 +107,36 @@ def _migrate(job: swarm.ServiceSpec, renew) -> str:
     """Run `airflow db migrate` of the new image once, to completion; return an error or ""."""
     existing = swarm.service_get(job.name)
     if existing is not None and existing.attrs["Spec"]["Labels"].get(swarm.SPEC_LABEL) != job.digest():
-        swarm.service_remove(job.name)  # an earlier image's job
-        for _ in range(60):
-            if swarm.service_get(job.name) is None:
-                break
-            time.sleep(0.5)
-        # Its finished container stays behind otherwise (the new job has not started yet: all are old).
-        swarm.containers_prune({k: job.labels[k] for k in ("io.airdock.instance", "io.airdock.deployment", "io.airdock.component")})
+        _job_remove(job)  # an earlier image's job
     swarm.service_apply(job)
     deadline = time.monotonic() + settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT
+    retried = False
     while time.monotonic() < deadline:
         tasks = swarm.service_tasks(job.name)
         if any(t["state"] == "complete" for t in tasks):
             return ""
         failed = [t for t in tasks if t["state"] in ("failed", "rejected")]
+        if failed and "no longer meets constraints" in failed[0]["error"] and not retried:
+            retried = True  # Swarm took the task back before it ran (not the migration's failure): once more
+            _job_remove(job)
+            swarm.service_apply(job)
+            continue
         if failed:
             logs = swarm.service_logs(job.name, tail=8).strip().splitlines()
             return f"{failed[0]['error'] or failed[0]['state']}; {' | '.join(logs[-4:])}"[:400]
         renew()
         time.sleep(1)
     return f"still running after {settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT} s (AIRDOCK_RUNTIME_MIGRATE_TIMEOUT)"
+
+
+def _job_remove(job: swarm.ServiceSpec) -> None:
+    swarm.service_remove(job.name)
+    for _ in range(60):
+        if swarm.service_get(job.name) is None:
+            break
+        time.sleep(0.5)
+    # Its finished container stays behind otherwise (the new job has not started yet: all are old).
+    swarm.containers_prune({k: job.labels[k] for k in ("io.airdock.instance", "io.airdock.deployment", "io.airdock.component")})
 
 
 def teardown(deployment_id: int) -> None:

@@ -244,6 +244,7 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
     migrate = component("migrate", ("bash", "-c", script))
     migrate = replace(
         migrate, job=True, labels={**migrate.labels, "io.airdock.image": image},
+        reserve=0.0,  # a one-off: nothing to hold for it (Swarm's constraint enforcer rejects job tasks under reservations)
         env={**migrate.env, "AIRDOCK_BUNDLE_ROOT": ""},  # migrations need no DAGs
     )
     return DeploymentSpec(network=net, data=data, migrate=migrate, airflow=airflow,

@@ -30,7 +30,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from deployments.models import Deploy, Deployment
+from deployments.models import ComponentLogLine, Deploy, Deployment
 from deployments.services import deployments as deployment_settings
 from deployments.services import variables
 from runtime import spec, swarm
@@ -308,12 +308,15 @@ def test_a_secret_variable_reaches_every_task_and_appears_nowhere_else(lines):
         all=True, filters={"label": [f"io.airdock.instance={PREFIX}", f"io.airdock.deployment={af.id}"]})]
     assert logs and password not in "".join(logs)
     answers = [Client().get(path, HTTP_AUTHORIZATION=f"Bearer {lines.token}").content.decode()
-               for path in (f"/api/v1/deployments/{af.id}", f"/api/v1/deployments/{af.id}/variables")]
+               for path in (f"/api/v1/deployments/{af.id}", f"/api/v1/deployments/{af.id}/variables",
+                            f"/api/v1/deployments/{af.id}/logs?limit=5000")]  # the components' logs too
     assert "WAREHOUSE_PASSWORD" in answers[1] and not any(password in answer for answer in answers)
     browser = Client()
     browser.force_login(lines.alice)
     page = browser.get(f"/deployments/{af.id}/").content.decode()
     assert "WAREHOUSE_PASSWORD" in page and password not in page
+    assert password not in browser.get(f"/deployments/{af.id}/logs/").content.decode()
+    assert not ComponentLogLine.objects.filter(text__contains=password).exists()  # masked before it left a container
     listed = cli("deployment", "variable", "list", "--deployment-id", str(af.id), lines=lines, work=False)
     assert listed.returncode == 0 and "WAREHOUSE_PASSWORD" in listed.stdout and "******" in listed.stdout
     assert password not in listed.stdout + listed.stderr
