@@ -238,9 +238,10 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
     ]
     # The database may still be starting: wait for it (up to 2 minutes), then migrate.
     script = "for _ in $(seq 40); do airflow db check >/dev/null 2>&1 && break; sleep 3; done; airflow db migrate"
-    if major < 3:  # Airflow 2's REST API takes its admin user (basic auth), made once
+    if major < 3:  # Airflow 2's REST API takes its admin user (basic auth), made once; --password= since
+        # a random password may start with "-", which argparse would take for an option
         script += (" && { airflow users list -o plain | grep -qw airdock || airflow users create -r Admin -u airdock"
-                   " -e airdock@localhost -f Airdock -l Admin -p \"$(cat /run/secrets/admin_password)\"; }")
+                   " -e airdock@localhost -f Airdock -l Admin --password=\"$(cat /run/secrets/admin_password)\"; }")
     migrate = component("migrate", ("bash", "-c", script))
     migrate = replace(
         migrate, job=True, labels={**migrate.labels, "io.airdock.image": image},

@@ -26,3 +26,24 @@ def test_plain_variables_are_in_each_components_environment_and_secret_ones_only
     variables.variable_set(deployment=deployment, key="WAREHOUSE_PASSWORD", value="another", is_secret=True)
     again = spec.desired(deployment, RuntimeCredentials.objects.get(deployment=deployment), portal_url="http://portal")
     assert name not in again.secrets  # a new value, a new secret (Swarm secrets cannot change): the components roll
+
+
+def test_airflow_2s_admin_user_takes_a_password_that_starts_with_a_dash(workspace, tmp_path):
+    """A random password may start with "-": passed as --password=VALUE, argparse never takes it
+    for an option (it did, one deployment in 64 could not migrate)."""
+    import subprocess
+
+    deployment = factories.DeploymentFactory(
+        workspace=workspace, desired_image_repository="r/d", desired_image_digest="sha256:" + "a" * 64,
+        desired_airflow_version="2.10.5")
+    script = spec.desired(deployment, RuntimeCredentials.objects.create(deployment=deployment), portal_url="").migrate.command[-1]
+    assert '--password="$(cat /run/secrets/admin_password)"' in script
+    fake = tmp_path / "airflow"  # what the script hands to `airflow users create`, read back by a shell
+    fake.write_text('#!/bin/sh\n[ "$1" = users ] && [ "$2" = list ] && exit 0\n[ "$1" = users ] && printf "%s\\n" "$@" >"$OUT"\nexit 0\n')
+    fake.chmod(0o755)
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    (secrets / "admin_password").write_text("-starts-with-a-dash")
+    run = script.replace("/run/secrets", str(secrets)).replace("seq 40", "seq 1")
+    subprocess.run(["bash", "-c", run], env={"PATH": f"{tmp_path}:/usr/bin:/bin", "OUT": str(tmp_path / "args")}, check=True)
+    assert "--password=-starts-with-a-dash" in (tmp_path / "args").read_text().splitlines()
