@@ -46,3 +46,16 @@ def get_scoped(queryset: QuerySet, pk: int):
     if obj is None:
         raise NotFound(f"No {queryset.model._meta.verbose_name} {pk} here.")
     return obj
+
+
+def managed_deployment(request: HttpRequest, deployment_id: int, doing: str):
+    """The deployment in the token's scope that its role may manage (404 outside the scope, 403
+    without the role), and the actor to audit: what every settings-changing route asks first."""
+    from tenancy.audit import Actor
+
+    from .. import selectors
+
+    token: ApiToken = request.auth
+    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
+    require_role(token, selectors.MANAGE_ROLES, doing)
+    return deployment, Actor(token=token, ip=client_ip(request))

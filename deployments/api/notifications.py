@@ -5,23 +5,13 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
-from tenancy.audit import Actor
-
-from .. import selectors
-from ..models import ApiToken, Deployment, NotificationChannel
+from ..models import Deployment, NotificationChannel
 from ..services import notifications
-from .auth import client_ip, get_scoped, require_role
+from .auth import get_scoped, managed_deployment
 from .schemas import ChannelCreatedOut, ChannelIn, ChannelOut, ChannelTestOut, ErrorOut
 
 router = Router(tags=["notifications"])
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
-
-
-def _managed(request: HttpRequest, deployment_id: int) -> tuple[Deployment, Actor]:
-    token: ApiToken = request.auth
-    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
-    require_role(token, selectors.MANAGE_ROLES, "change a deployment's notifications")
-    return deployment, Actor(token=token, ip=client_ip(request))
 
 
 def _channel(deployment: Deployment, channel_id: int) -> NotificationChannel:
@@ -30,24 +20,24 @@ def _channel(deployment: Deployment, channel_id: int) -> NotificationChannel:
 
 @router.get("/deployments/{deployment_id}/notifications", response={200: list[ChannelOut], **ERRORS})
 def list_channels(request: HttpRequest, deployment_id: int):
-    deployment, _ = _managed(request, deployment_id)
+    deployment, _ = managed_deployment(request, deployment_id, "change a deployment's notifications")
     return deployment.notification_channels.all()
 
 
 @router.post("/deployments/{deployment_id}/notifications", response={201: ChannelCreatedOut, **ERRORS})
 def create_channel(request: HttpRequest, deployment_id: int, payload: ChannelIn):
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's notifications")
     return 201, notifications.channel_create(deployment=deployment, actor=actor, **payload.dict())
 
 
 @router.post("/deployments/{deployment_id}/notifications/{channel_id}/test", response={200: ChannelTestOut, 502: ErrorOut, **ERRORS})
 def test_channel(request: HttpRequest, deployment_id: int, channel_id: int):
-    deployment, _ = _managed(request, deployment_id)
+    deployment, _ = managed_deployment(request, deployment_id, "change a deployment's notifications")
     return {"result": notifications.channel_test(channel=_channel(deployment, channel_id))}
 
 
 @router.delete("/deployments/{deployment_id}/notifications/{channel_id}", response={204: None, **ERRORS})
 def delete_channel(request: HttpRequest, deployment_id: int, channel_id: int):
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's notifications")
     notifications.channel_delete(channel=_channel(deployment, channel_id), actor=actor)
     return 204, None

@@ -5,35 +5,25 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
-from tenancy.audit import Actor
-
 from .. import selectors
-from ..models import ApiToken, Deployment
 from ..services import hibernation
-from .auth import client_ip, get_scoped, require_role
+from .auth import get_scoped, managed_deployment
 from .schemas import DeploymentOut, ErrorOut, RolloutOut
 
 router = Router(tags=["operate a deployment"])
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
-def _managed(request: HttpRequest, deployment_id: int, doing: str) -> tuple[Deployment, Actor]:
-    token: ApiToken = request.auth
-    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
-    require_role(token, selectors.MANAGE_ROLES, doing)
-    return deployment, Actor(token=token, ip=client_ip(request))
-
-
 @router.post("/deployments/{deployment_id}/hibernate", response={200: DeploymentOut, **ERRORS})
 def hibernate_deployment(request: HttpRequest, deployment_id: int):
     """Stop every component (metadata, settings and versions kept); deploys still activate."""
-    deployment, actor = _managed(request, deployment_id, "hibernate a deployment")
+    deployment, actor = managed_deployment(request, deployment_id, "hibernate a deployment")
     return hibernation.deployment_hibernate(deployment=deployment, actor=actor)
 
 
 @router.post("/deployments/{deployment_id}/wake-up", response={200: DeploymentOut, **ERRORS})
 def wake_up_deployment(request: HttpRequest, deployment_id: int):
-    deployment, actor = _managed(request, deployment_id, "wake a deployment up")
+    deployment, actor = managed_deployment(request, deployment_id, "wake a deployment up")
     return hibernation.deployment_wake_up(deployment=deployment, actor=actor)
 
 

@@ -5,12 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from ninja import Router
 
-from tenancy.audit import Actor
-
 from .. import selectors
-from ..models import ApiToken, Deployment
 from ..services import variables as variable_services
-from .auth import client_ip, get_scoped, require_role
+from .auth import get_scoped, managed_deployment
 from .schemas import (
     ErrorOut,
     VariableIn,
@@ -24,13 +21,6 @@ router = Router(tags=["environment variables"])
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
 
 
-def _managed(request: HttpRequest, deployment_id: int) -> tuple[Deployment, Actor]:
-    token: ApiToken = request.auth
-    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
-    require_role(token, selectors.MANAGE_ROLES, "change a deployment's environment variables")
-    return deployment, Actor(token=token, ip=client_ip(request))
-
-
 @router.get("/deployments/{deployment_id}/variables", response={200: list[VariableOut], 404: ErrorOut})
 def list_variables(request: HttpRequest, deployment_id: int):
     return selectors.variables_for(get_scoped(selectors.token_deployments(request.auth), deployment_id))
@@ -39,7 +29,7 @@ def list_variables(request: HttpRequest, deployment_id: int):
 @router.post("/deployments/{deployment_id}/variables/import", response={200: VariablesImportOut, **ERRORS})
 def import_variables(request: HttpRequest, deployment_id: int, payload: VariablesImportIn):
     """Set every variable of a .env file, all or nothing (a bad line answers 400 with its number)."""
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's environment variables")
     return variable_services.variables_import(
         deployment=deployment, text=payload.text, is_secret=payload.is_secret, actor=actor
     )
@@ -48,7 +38,7 @@ def import_variables(request: HttpRequest, deployment_id: int, payload: Variable
 @router.post("/deployments/{deployment_id}/variables", response={201: VariableOut, **ERRORS})
 def create_variable(request: HttpRequest, deployment_id: int, payload: VariableIn):
     """Create a variable; 409 if the key exists (PUT changes it)."""
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's environment variables")
     variable = variable_services.variable_set(
         deployment=deployment, key=payload.key, value=payload.value, is_secret=payload.is_secret,
         actor=actor, must_exist=False,
@@ -58,7 +48,7 @@ def create_variable(request: HttpRequest, deployment_id: int, payload: VariableI
 
 @router.put("/deployments/{deployment_id}/variables/{key}", response={200: VariableOut, **ERRORS})
 def update_variable(request: HttpRequest, deployment_id: int, key: str, payload: VariableUpdateIn):
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's environment variables")
     return variable_services.variable_set(
         deployment=deployment, key=key, value=payload.value, is_secret=payload.is_secret, actor=actor, must_exist=True,
     )
@@ -66,6 +56,6 @@ def update_variable(request: HttpRequest, deployment_id: int, key: str, payload:
 
 @router.delete("/deployments/{deployment_id}/variables/{key}", response={204: None, **ERRORS})
 def delete_variable(request: HttpRequest, deployment_id: int, key: str):
-    deployment, actor = _managed(request, deployment_id)
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's environment variables")
     variable_services.variable_delete(deployment=deployment, key=key, actor=actor)
     return 204, None

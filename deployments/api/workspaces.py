@@ -12,8 +12,15 @@ from tenancy.models import WorkspaceMembership
 from .. import selectors
 from ..services import deployments as deployment_services
 from ..services import git as git_services
-from .auth import client_ip, get_scoped, require_role
-from .schemas import DeploymentIn, DeploymentOut, DeploymentPatch, ErrorOut, WorkspaceIn, WorkspaceOut
+from .auth import client_ip, get_scoped, managed_deployment, require_role
+from .schemas import (
+    DeploymentIn,
+    DeploymentOut,
+    DeploymentPatch,
+    ErrorOut,
+    WorkspaceIn,
+    WorkspaceOut,
+)
 
 router = Router(tags=["workspaces and deployments"])
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut}
@@ -67,11 +74,8 @@ def get_deployment(request: HttpRequest, deployment_id: int):
 def update_deployment(request: HttpRequest, deployment_id: int, payload: DeploymentPatch):
     """Change the settings given; those the components run (worker queues, resources, the worker
     grace period) roll out, as a rollout listed under /rollouts."""
-    token = request.auth
-    deployment = get_scoped(selectors.token_deployments(token).select_related("workspace__organization"), deployment_id)
-    require_role(token, selectors.MANAGE_ROLES, "change a deployment's settings")
-    return deployment_services.deployment_update(deployment=deployment, actor=Actor(token=token, ip=client_ip(request)),
-                                                 **payload.dict(exclude_none=True))
+    deployment, actor = managed_deployment(request, deployment_id, "change a deployment's settings")
+    return deployment_services.deployment_update(deployment=deployment, actor=actor, **payload.dict(exclude_none=True))
 
 
 @router.delete("/deployments/{deployment_id}", response={204: None, **ERRORS})
