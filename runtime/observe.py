@@ -44,11 +44,12 @@ def _since(value: str) -> datetime | None:
     return parse_datetime(re.sub(r"(\.\d{1,6})\d*", r"\1", value)) if value else None
 
 
-def _airflow_health(reports: list[ComponentReport]) -> dict:
-    for report in reports:
-        if report.component in ("api-server", "webserver") and report.process == "running" and report.airflow_health:
-            return report.airflow_health
-    return {}
+def _airflow_health(reports: list[ComponentReport], live: set[str]) -> dict:
+    """Airflow's health answer as the newest report of a running API server / webserver gives it
+    (an old task's last report, kept for a while, may be from a moment its scheduler restarted)."""
+    answers = [r for r in reports if r.task_id in live and r.component in ("api-server", "webserver")
+               and r.process == "running" and r.airflow_health]
+    return max(answers, key=lambda r: r.reported_at).airflow_health if answers else {}
 
 
 def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict], reports: dict, *,
@@ -158,12 +159,14 @@ def components_observed(deployment: Deployment, wanted: specs.DeploymentSpec | N
     want_digest = deployment.desired_image_digest
     want_bundle = deployment.desired_dag_bundle_version
     expected = {s.name: s for s in (wanted.services if wanted else [])}
-    health = _airflow_health(list(reports.values()))
+    tasks_of = {name: swarm.service_tasks(name) for name in expected}
+    live = {t["id"] for tasks in tasks_of.values() for t in tasks if t["desired"] == "running" and t["state"] == "running"}
+    health = _airflow_health(list(reports.values()), live)
     nodes = swarm.node_names() if expected else {}
     out: list[dict] = []
     for name, service in expected.items():
         component = service.labels.get("io.airdock.component", name)
-        tasks = swarm.service_tasks(name)
+        tasks = tasks_of[name]
         found = swarm.service_get(name)
         drift = swarm.service_drift(found, service) if found is not None else ""
         bundle = want_bundle if component not in specs.DATA_COMPONENTS else ""

@@ -7,7 +7,7 @@ from django.test import override_settings
 
 from deployments.models import Deployment
 from runtime.models import ComponentReport
-from runtime.observe import _component, status_of
+from runtime.observe import _airflow_health, _component, status_of
 from runtime.swarm import ServiceSpec
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -124,3 +124,12 @@ def test_one_late_heartbeat_that_airflow_calls_unhealthy_is_not_yet_trouble():
     gone = {"status": "unhealthy", "latest_scheduler_heartbeat": (NOW - timedelta(seconds=200)).isoformat()}
     [entry] = observe_one([task()], [report()], started_ago=900, health={"scheduler": gone})
     assert entry["state"] == "unhealthy" and entry["reason"] == "Airflow reports it unhealthy"
+
+
+def test_airflows_health_comes_from_the_newest_report_of_a_running_api_server_not_an_old_tasks_last_one():
+    def answer(ident, status, age):
+        return ComponentReport(task_id=ident, component="api-server", process="running", reported_at=NOW - timedelta(seconds=age),
+                               airflow_health={"scheduler": {"status": status}})
+    gone, earlier, newest = answer("gone", "unhealthy", 1), answer("new", "unhealthy", 30), answer("newer", "healthy", 2)
+    assert _airflow_health([gone, earlier, newest], live={"new", "newer"}) == {"scheduler": {"status": "healthy"}}
+    assert _airflow_health([gone], live={"new"}) == {}
