@@ -3,7 +3,7 @@ is built from the user's memberships (tenancy.selectors) or the token's scope.""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Max, OuterRef, QuerySet, Subquery
 
 from tenancy.models import Organization, Workspace
 from tenancy.selectors import (  # noqa: F401 - the access questions views ask, in one place
@@ -90,13 +90,30 @@ def deploy_steps(deploy: Deploy) -> list[DeployStep]:
 
 def deploy_log_after(deploy: Deploy, after: int = 0, limit: int | None = LOG_PAGE_MAX) -> list[dict]:
     """Log lines after sequence number `after`, oldest first: {seq, step, text}, at most LOG_PAGE_MAX
-    (`limit=None`: the whole log, for the deploy page itself)."""
-    lines = deploy.log_lines.filter(seq__gt=after).order_by("seq").values("seq", "step", "text")
-    return list(lines if limit is None else lines[: max(1, min(limit, LOG_PAGE_MAX))])
+    (`limit=None`: the whole log). From the rows of a running deploy and the compressed chunks of an
+    ended one; rows are read first, so a deploy packed in between is read twice, never missed."""
+    cap = None if limit is None else max(1, min(limit, LOG_PAGE_MAX))
+    rows = deploy.log_lines.filter(seq__gt=after).order_by("seq").values("seq", "step", "text")
+    found = {line["seq"]: line for line in (rows if cap is None else rows[:cap])}
+    packed = 0
+    for chunk in deploy.log_chunks.filter(last_seq__gt=after).order_by("first_seq").iterator():
+        for line in chunk.lines():
+            if line["seq"] > after:
+                found.setdefault(line["seq"], line)
+                packed += 1
+        if cap is not None and packed >= cap:
+            break
+    lines = [found[seq] for seq in sorted(found)]
+    return lines if cap is None else lines[:cap]
 
 
-def deploy_log_text(deploy: Deploy) -> str:
-    return "\n".join(deploy.log_lines.order_by("seq").values_list("text", flat=True))
+def deploy_log_last_seq(deploy: Deploy) -> int:
+    rows = deploy.log_lines.aggregate(m=Max("seq"))["m"] or 0
+    return max(rows, deploy.log_chunks.aggregate(m=Max("last_seq"))["m"] or 0)
+
+
+def deploy_log_text(deploy: Deploy, step: str = "") -> str:
+    return "\n".join(line["text"] for line in deploy_log_after(deploy, limit=None) if not step or line["step"] == step)
 
 
 def variables_for(deployment: Deployment) -> list[dict]:

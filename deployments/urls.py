@@ -27,6 +27,7 @@ urlpatterns = [
     path("deploys/<int:pk>/", deploys.deploy_detail, name="deploy_detail"),
     path("deploys/<int:pk>/panel/", deploys.deploy_panel, name="deploy_panel"),
     path("deploys/<int:pk>/log.json", deploys.deploy_log_json, name="deploy_log_json"),
+    path("deploys/<int:pk>/log.txt", deploys.deploy_log_text, name="deploy_log_text"),
     path("deploys/<int:pk>/redeploy/", deploys.deploy_redeploy, name="deploy_redeploy"),
     path("deploys/<int:pk>/cancel/", deploys.deploy_cancel, name="deploy_cancel"),
     path("deploys/<int:pk>/rollback/", deploys.deploy_rollback, name="deploy_rollback"),

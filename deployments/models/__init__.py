@@ -5,6 +5,7 @@ Organizations, workspaces, memberships and the audit log live in the `tenancy` a
 """
 from .component_log import LOG_LINE_MAX, ComponentLogLine
 from .deploy import Deploy, DeployLogLine, DeployStep
+from .deploy_log import DeployLogChunk
 from .deployment import DEFAULT_RUNTIME_IMAGE, Deployment
 from .notifications import EVENTS as NOTIFICATION_EVENTS
 from .notifications import NotificationChannel
@@ -30,6 +31,7 @@ from .variables import (
 )
 
 __all__ = [
+    "DeployLogChunk",
     "NOTIFICATION_EVENTS", "NotificationChannel", "LOG_LINE_MAX", "ComponentLogLine", "DEFAULT_QUEUE", "DEFAULT_RUNTIME_IMAGE", "Rollout", "component_resources", "normalize_worker_queues",
     "validate_hibernation_schedules", "validate_resources", "RESERVED_KEYS", "RESERVED_KEY_PREFIX", "ApiToken", "Deploy", "DeployLogLine",
     "DeployStep", "Deployment", "EnvironmentVariable", "RuntimeImage", "default_worker_queues", "is_reserved_key",

@@ -62,6 +62,8 @@ class Deploy(models.Model):
         null=True, blank=True, help_text="The worker running it says it is alive every few seconds (its lease).")
     worker = models.CharField(max_length=200, blank=True, help_text="The machine and process running it.")
     finished_at = models.DateTimeField(null=True, blank=True)
+    pruned_at = models.DateTimeField(
+        null=True, blank=True, help_text="When retention removed its log, archive, and the image and DAG bundle no kept deploy uses.")
     image_repository = models.CharField(max_length=255, blank=True)
     image_tag = models.CharField(max_length=128, blank=True)
     image_digest = models.CharField(max_length=100, blank=True)

@@ -8,7 +8,7 @@ import tempfile
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -21,6 +21,8 @@ from ..models import Deploy
 from ..services import archives
 from ..services import deploys as deploy_services
 from .deployments import deployment_context, visible_deployment
+
+LOG_PAGE = 1000  # log lines the deploy page shows at once
 
 
 def _uploaded_archive(request: HttpRequest):
@@ -87,11 +89,41 @@ def _deploy_context(request: HttpRequest, deploy: Deploy) -> dict:
 
 @login_required
 def deploy_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The deploy, and a page of its log: the newest LOG_PAGE lines, followed live, or with ?from=N
+    the LOG_PAGE lines from line N on (earlier and later pages are linked)."""
     deploy = _visible_deploy(request, pk)
-    lines = selectors.deploy_log_after(deploy, limit=None)
+    last = selectors.deploy_log_last_seq(deploy)
+    try:
+        start = max(1, int(request.GET["from"])) if "from" in request.GET else None
+    except ValueError:
+        start = None
+    if start is not None and start + LOG_PAGE > last:
+        start = None  # that page reaches the end: the live page
+    first = start or max(1, last - LOG_PAGE + 1)
+    lines = selectors.deploy_log_after(deploy, first - 1, LOG_PAGE)
     return render(request, "deployments/deploy_detail.html", {
-        **_deploy_context(request, deploy), "log_lines": lines, "last_seq": lines[-1]["seq"] if lines else 0,
+        **_deploy_context(request, deploy), "log_lines": lines, "log_live": start is None,
+        "last_seq": lines[-1]["seq"] if lines else 0, "log_total": last,
+        "log_first": lines[0]["seq"] if lines else 0,
+        "log_earlier": max(1, first - LOG_PAGE) if first > 1 else None,
+        "log_later": first + LOG_PAGE if start is not None else None,
     })
+
+
+@login_required
+def deploy_log_text(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    """The whole log as plain text, a page at a time."""
+    deploy = _visible_deploy(request, pk)
+
+    def pages():
+        after = 0
+        while lines := selectors.deploy_log_after(deploy, after):
+            yield "".join(line["text"] + "\n" for line in lines)
+            after = lines[-1]["seq"]
+
+    answer = StreamingHttpResponse(pages(), content_type="text/plain; charset=utf-8")
+    answer["Content-Disposition"] = f'inline; filename="deploy-{deploy.pk}.log"'
+    return answer
 
 
 @login_required

@@ -11,6 +11,7 @@ import pytest
 from rq import SimpleWorker
 
 from deployments.models import Deploy, Deployment, DeployStep
+from deployments.selectors import deploy_log_text
 from deployments.services import bundles, deploys
 from portal.errors import Invalid
 from tests import factories
@@ -75,7 +76,7 @@ def test_it_runs_a_full_deploy_to_the_registry_and_storage(alice, deployment, pr
     assert deployment.desired_image_tag == deploy.image_tag
     assert deployment.desired_dag_bundle_version == deploy.dag_bundle_version
     assert deployment.current_deploy == deploy and deployment.status == Deployment.Status.DEPLOYING
-    log = "\n".join(deploy.log_lines.values_list("text", flat=True))
+    log = deploy_log_text(deploy)
     assert "build triggers" in log and "Pushed " in log
     assert not glob.glob(f"/tmp/airdock-deploy-{deploy.pk}-*"), "the deploy's temporary files are removed"
 
@@ -128,7 +129,7 @@ def test_it_runs_only_the_dags_part_of_a_dag_only_deploy(alice, deployment, proj
     (project / "dags" / "example_dag.py").write_text(GOOD_DAG_3.replace("example_dag", "renamed_dag"))
     deploy = run(deployment, alice, project, kind="DAGS")
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
-    assert f"Pulling {full.image_repository}@{full.image_digest}" in deploy.log_lines.values_list("text", flat=True)
+    assert f"Pulling {full.image_repository}@{full.image_digest}" in deploy_log_text(deploy).splitlines()
     assert list(steps(deploy)) == [Deploy.State.UNPACKING, Deploy.State.PARSING, Deploy.State.UPLOADING_DAGS, Deploy.State.ACTIVATING]
     assert not deploy.image_digest and deploy.dag_bundle_version != full.dag_bundle_version
     assert deploy.parse_results["dag_ids"] == ["renamed_dag"]

@@ -5,6 +5,7 @@ import io
 import pytest
 
 from deployments.models import Deploy, DeployStep
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from deployments.services.deploys import create, pipeline
 from deployments.services.deploys.context import CheckFailed
@@ -78,4 +79,4 @@ def test_a_failed_check_fails_the_deploy_unless_forced(alice, deployment, tmp_pa
         assert any("dags/x.py: boom" in w for w in deploy.warnings)
     else:
         assert "dags/x.py: boom" in deploy.error and steps["PUSHING"] == "SKIPPED"
-        assert "ERROR: 1 DAG file(s) failed to import" in "\n".join(deploy.log_lines.values_list("text", flat=True))
+        assert "ERROR: 1 DAG file(s) failed to import" in deploy_log_text(deploy)

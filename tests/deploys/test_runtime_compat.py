@@ -7,6 +7,7 @@ import docker
 import pytest
 
 from deployments.models import Deploy, DeployStep
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from tests import factories
 from tests.projects import (
@@ -143,7 +144,7 @@ def test_it_reuses_every_layer_and_rebuilds_only_the_last_for_a_dag_change(alice
     second = run(deployment, alice, project)
     assert first.state == second.state == Deploy.State.SUCCEEDED
     assert second.image_digest == first.image_digest, "an unchanged project gives the very same image"
-    build_log = list(second.log_lines.filter(step="BUILDING").values_list("text", flat=True))
+    build_log = deploy_log_text(second, step="BUILDING").splitlines()
     assert "Executing 8 build triggers" in " ".join(build_log)
     assert not any("Running in" in line for line in build_log), "no build step ran again"
     (project / "dags" / "example_dag.py").write_text(GOOD_DAG_3 + "\n# a small change\n")
@@ -202,7 +203,7 @@ def test_a_base_image_has_no_triggers_and_builds_a_dockerfile_that_copies_itself
     deploy = run(deployment, alice, project)
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
     assert deploy.runtime_image_used == f"airdock/runtime:{RUNTIME_VERSIONS[line]}-base"
-    assert "build triggers" not in " ".join(deploy.log_lines.values_list("text", flat=True))
+    assert "build triggers" not in deploy_log_text(deploy)
     assert deploy.parse_results["dag_ids"] and "example_dag" in deploy.parse_results["dag_ids"]
     listing = in_image(deploy, "sh", "-c", "ls -A; command -v jq || echo no-jq; python -c 'import emoji' 2>/dev/null || echo no-emoji")
     # Only what the Dockerfile copied: packages.txt / requirements.txt neither copied nor installed.
@@ -227,7 +228,7 @@ def test_a_move_to_another_airflow_major_needs_the_deployments_confirmation_or_f
     moved = run(deployment, alice, make_project(tmp_path / "b", line="3.1"))
     assert moved.state == Deploy.State.SUCCEEDED, moved.error
     assert moved.airflow_change.startswith("Airflow 2.10.5 → 3.")
-    assert any("from Airflow 2.10.5 to Airflow 3" in t for t in moved.log_lines.values_list("text", flat=True))
+    assert any("from Airflow 2.10.5 to Airflow 3" in t for t in deploy_log_text(moved).splitlines())
     deployment.refresh_from_db()
     assert deployment.airflow_major == 3 and deployment.desired_runtime_version == "3.1-21"
     back = run(deployment, alice, make_project(tmp_path / "a", line="2.10"), force=True)

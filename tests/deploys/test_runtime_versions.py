@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 
 from deployments.models import Deploy, RuntimeImage
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from deployments.services.runtimes import table
 from deployments.services.runtimes.images import (
@@ -49,7 +50,7 @@ def project(tmp_path, runtime: str, **options):
 
 
 def log_of(deploy) -> str:
-    return "\n".join(deploy.log_lines.values_list("text", flat=True))
+    return deploy_log_text(deploy)
 
 
 def in_image(deploy, command: str) -> str:

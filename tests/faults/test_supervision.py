@@ -23,7 +23,7 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return not Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] == "Z"
+    return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
 
 
 def pid_of(var: Path, name: str, timeout: float = 60, other_than: int = 0) -> int:

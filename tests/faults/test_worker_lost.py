@@ -6,25 +6,19 @@ folder, and what the deployment runs does not change."""
 import io
 import os
 import signal
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import django_rq
 import docker
 import pytest
-from django.conf import settings
 
 from deployments.models import Deploy, Deployment
 from deployments.services import deploys
 from deployments.services.deploys import states
-from tests.asgi import database_url
 from tests.projects import make_project, pack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
-ROOT = Path(__file__).resolve().parents[2]
 HANGING_DAG = "import time\n\nfrom airflow.sdk import dag  # a DAG file (Airflow parses only those)\n\ntime.sleep(3600)\n"
 TIMINGS: dict[str, float] = {}  # printed at the end of the module, for the README's table
 
@@ -43,17 +37,8 @@ def children(pid: int) -> list[int]:
 
 
 @pytest.fixture
-def worker(isolated_storage):
-    """`manage.py rqworker deploys` in its own process group, on the test's database and storage."""
-    env = {**os.environ, "DATABASE_URL": database_url(),
-           "AIRDOCK_VAR_DIR": str(isolated_storage), "AIRDOCK_RUNTIME_CACHE_DIR": str(settings.AIRDOCK_RUNTIME_CACHE_DIR)}
-    django_rq.get_queue("deploys").empty()
-    process = subprocess.Popen([sys.executable, str(ROOT / "manage.py"), "rqworker", "deploys"], env=env, cwd=ROOT,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    yield process
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+def worker(start_worker):
+    return start_worker("deploys")
 
 
 def running_check(deploy: Deploy, timeout: float = 600) -> None:

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from deployments.models import Deploy
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from deployments.services.deploys.steps.test import junit_summary
 from tests import factories
@@ -44,7 +45,7 @@ def test_checks_run_as_astro_without_privileges_whatever_the_dockerfile_says(ali
     deploys.deploy_execute(deploy_id=deploy.pk)
     deploy.refresh_from_db()
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error
-    line = next(t for t in deploy.log_lines.filter(step="PARSING").values_list("text", flat=True) if t.startswith("AIRDOCK_CONFINED"))
+    line = next(t for t in deploy_log_text(deploy, step="PARSING").splitlines() if t.startswith("AIRDOCK_CONFINED"))
     found = json.loads(line.split(" ", 1)[1])
     assert found["uid"] == 50000
     assert found["cap_eff"] == "0000000000000000" and found["no_new_privs"] == "1"

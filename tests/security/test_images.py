@@ -7,6 +7,7 @@ import docker
 import pytest
 
 from deployments.models import Deploy
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from tenancy.models import Workspace
 from tests import factories
@@ -28,7 +29,7 @@ def test_a_push_log_names_no_other_tenant_and_no_build_tag_stays(alice, charlie,
     first = run(factories.DeploymentFactory(workspace=workspace), alice, root)
     elsewhere = factories.DeploymentFactory(workspace=Workspace.objects.get(name="Elsewhere"))  # charlie's
     second = run(elsewhere, charlie, root)  # the same layers, in another organization's repository
-    log = "\n".join(second.log_lines.values_list("text", flat=True))
+    log = deploy_log_text(second)
     assert "Mounted from" not in log and first.deployment.workspace.organization.slug + "/" not in log
     names = {tag for image in docker.from_env().images.list() for tag in image.tags}
     assert f"airdock-build/deployment-{first.deployment_id}:deploy-{first.pk}" not in names

@@ -15,6 +15,7 @@ import redis
 from django.conf import settings
 
 from deployments.models import Deploy
+from deployments.selectors import deploy_log_text
 from deployments.services import deploys
 from tests import factories
 from tests.projects import GOOD_DAG_3, make_project, pack
@@ -69,10 +70,10 @@ def test_builds_checks_and_packages_reach_none_of_airdocks_services(alice, works
     deploys.deploy_execute(deploy_id=deploy.pk)
     deploy.refresh_from_db()
     assert deploy.state == Deploy.State.SUCCEEDED, deploy.error  # six came from the package index
-    log = "\n".join(deploy.log_lines.values_list("text", flat=True))
-    by_step = {step: probes("\n".join(deploy.log_lines.filter(step=step).values_list("text", flat=True)))
+    log = deploy_log_text(deploy)
+    by_step = {step: probes(deploy_log_text(deploy, step=step))
                for step in ("BUILDING", "PARSING")}
-    building = "\n".join(deploy.log_lines.filter(step="BUILDING").values_list("text", flat=True))
+    building = deploy_log_text(deploy, step="BUILDING")
     assert len(by_step["BUILDING"]) >= 2, building[-4000:]
     assert by_step["PARSING"], log[-3000:]
     assert deploy.test_results["passed"] == 1 and deploy.test_results["failed"] == 0  # the probe in tests/

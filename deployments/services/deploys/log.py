@@ -1,15 +1,18 @@
 """A deploy's log: lines saved in batches with a sequence number, so a page can resume from the
-last line it has. A log longer than MAX_LINES keeps its head and its tail (where a failure's cause
-usually is), with one line saying how many lines were left out between them."""
+last line it has, and packed into compressed chunks once the deploy ends (log_compact). A log
+longer than MAX_LINES keeps its head and its tail (where a failure's cause usually is), with one
+line saying how many lines were left out between them."""
 from __future__ import annotations
 
 import collections
 import time
 from collections.abc import Callable
 
+from django.db import transaction
 from django.db.models import Max
 
-from ...models import Deploy, DeployLogLine
+from ...models import Deploy, DeployLogChunk, DeployLogLine
+from ...models.deploy_log import CHUNK_LINES
 
 MAX_LINE = 4000
 MAX_LINES = 50_000
@@ -21,7 +24,8 @@ class DeployLog:
         self.deploy = deploy
         self.step = ""
         self.pending: list[DeployLogLine] = []
-        self.seq = deploy.log_lines.aggregate(m=Max("seq"))["m"] or 0
+        self.seq = max(deploy.log_lines.aggregate(m=Max("seq"))["m"] or 0,
+                       deploy.log_chunks.aggregate(m=Max("last_seq"))["m"] or 0)
         self.tail: collections.deque[tuple[str, str]] = collections.deque(maxlen=TAIL_LINES)
         self.dropped = 0
         self.last_flush = time.monotonic()
@@ -67,3 +71,18 @@ class DeployLog:
             self.seq += 1
             self.pending.append(DeployLogLine(deploy=self.deploy, seq=self.seq, step=step, text=line))
         self.flush()
+
+
+def log_compact(deploy_id: int) -> int:
+    """Pack an ended deploy's log rows into compressed chunks and remove the rows; the number of
+    lines packed (0 while it runs: a page follows its rows line by line)."""
+    with transaction.atomic():
+        if Deploy.objects.filter(pk=deploy_id, state__in=Deploy.ACTIVE_STATES).exists():
+            return 0
+        rows = list(DeployLogLine.objects.filter(deploy_id=deploy_id).order_by("seq").values_list("seq", "step", "text"))
+        if not rows:
+            return 0
+        DeployLogChunk.objects.bulk_create(
+            DeployLogChunk.pack(deploy_id, rows[i:i + CHUNK_LINES]) for i in range(0, len(rows), CHUNK_LINES))
+        DeployLogLine.objects.filter(deploy_id=deploy_id, seq__lte=rows[-1][0]).delete()
+    return len(rows)

@@ -10,12 +10,16 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 
+import django_rq
 from django.conf import settings
 from django.db import connection
+from rq.job import Job
 
 from portal.errors import AirdockError
 
@@ -23,6 +27,8 @@ from ...models import Deploy
 from .. import upgrades
 from . import states
 from .context import RunContext
+from .create import JOB
+from .log import DeployLog, log_compact
 from .steps.activate import activate
 from .steps.build import build
 from .steps.parse import parse
@@ -33,6 +39,7 @@ from .steps.upload import upload_dags
 
 logger = logging.getLogger(__name__)
 State = Deploy.State
+WAITING = "Waiting for a free slot:"
 
 STEPS: dict[str, Callable[[RunContext], None]] = {
     State.UNPACKING: unpack,
@@ -52,11 +59,37 @@ def deploy_execute(*, deploy_id: int) -> None:
         if deploy.is_active:  # this job ran before and its worker died mid-way
             states.deploy_finish(deploy_id, State.FAILED, "The worker running this deploy stopped before it ended; nothing was changed. Deploy again.")
         return
-    if not states.deploy_begin(deploy_id, worker=f"{socket.gethostname()}:{os.getpid()}"):
+    begun = states.deploy_begin(deploy_id, worker=f"{socket.gethostname()}:{os.getpid()}")
+    if begun == states.WAIT:
+        _wait_for_a_slot(deploy)
+    if begun != states.BEGUN:
         return
     deploy.refresh_from_db()
-    with _lease(deploy_id), RunContext.open(deploy) as ctx:
-        _run(ctx)
+    try:
+        with _lease(deploy_id), RunContext.open(deploy) as ctx:
+            _run(ctx)
+    finally:
+        with contextlib.suppress(Exception):  # the rows stay readable; the next prune packs them
+            log_compact(deploy_id)
+
+
+def _wait_for_a_slot(deploy: Deploy) -> None:
+    """Its organization runs as many deploys as it may: put the job back at the end of the queue (after
+    a pause, so a worker with nothing else to do does not spin), leaving the worker to other tenants."""
+    time.sleep(settings.AIRDOCK_ORG_DEFER_SECONDS)
+    job_id = f"deploy-{secrets.token_hex(8)}"
+    queue = django_rq.get_queue("deploys")
+    queue.enqueue(JOB, deploy.pk, job_id=job_id, job_timeout=settings.AIRDOCK_DEPLOY_JOB_TIMEOUT, failure_ttl=7 * 24 * 3600)
+    if not Deploy.objects.filter(pk=deploy.pk, state=State.QUEUED, started_at__isnull=True).update(job_id=job_id):
+        with contextlib.suppress(Exception):
+            Job.fetch(job_id, connection=queue.connection).cancel()  # cancelled meanwhile
+        return
+    if not deploy.log_lines.filter(text__startswith=WAITING).exists():
+        log = DeployLog(deploy)
+        log(f"{WAITING} {deploy.deployment.workspace.organization.name} already runs "
+            f"{settings.AIRDOCK_ORG_CONCURRENT_DEPLOYS} deploys at once (AIRDOCK_ORG_CONCURRENT_DEPLOYS); "
+            "this one starts when one of them ends.")
+        log.flush()
 
 
 @contextlib.contextmanager

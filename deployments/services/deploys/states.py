@@ -18,11 +18,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from tenancy.audit import Actor, audit_record
+from tenancy.models import Organization
 
 from ... import events
 from ...integrations import containers
 from ...models import Deploy, Deployment, DeployStep
 from .. import notifications, runtime
+from .log import log_compact
 
 logger = logging.getLogger(__name__)
 State = Deploy.State
@@ -33,11 +35,27 @@ class Cancelled(Exception):
     """Control flow, not an error: the deploy was cancelled (or failed) while its job ran."""
 
 
-def deploy_begin(deploy_id: int, worker: str = "") -> bool:
-    """Mark a queued deploy as started by `worker` (its lease begins); False when another job already started it."""
+BEGUN, TAKEN, WAIT = "begun", "taken", "wait"
+
+
+def deploy_begin(deploy_id: int, worker: str = "") -> str:
+    """Mark a queued deploy as started by `worker` (its lease begins): BEGUN; TAKEN when another job
+    already started (or ended) it; WAIT when its organization already runs
+    AIRDOCK_ORG_CONCURRENT_DEPLOYS deploys, so that one tenant's burst never takes every worker."""
+    limit = settings.AIRDOCK_ORG_CONCURRENT_DEPLOYS
+    organization = Deploy.objects.filter(pk=deploy_id).values_list("deployment__workspace__organization", flat=True).first()
     now = timezone.now()
-    return bool(Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).update(
-        started_at=now, heartbeat_at=now, worker=worker[:200]))
+    with transaction.atomic():  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the organization's row lock
+        if limit and organization is not None:
+            list(Organization.objects.select_for_update().filter(pk=organization).values_list("pk"))
+            running = Deploy.objects.filter(
+                deployment__workspace__organization=organization, state__in=Deploy.ACTIVE_STATES, started_at__isnull=False,
+            ).exclude(pk=deploy_id).count()
+            if running >= limit:
+                return WAIT if Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).exists() else TAKEN
+        begun = Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).update(
+            started_at=now, heartbeat_at=now, worker=worker[:200])
+    return BEGUN if begun else TAKEN
 
 
 def deploy_heartbeat(deploy_id: int) -> bool:
@@ -149,6 +167,7 @@ def _fail_expired_leases(active) -> int:
             failed += 1
             logger.warning("deploy %s: %s", deploy.pk, message)
         cleanup_lost(deploy.pk)
+        log_compact(deploy.pk)
     return failed
 
 

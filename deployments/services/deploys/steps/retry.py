@@ -4,7 +4,8 @@ that stays down fails it, naming the step, after AIRDOCK_TRANSFER_ATTEMPTS attem
 from __future__ import annotations
 
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 
