@@ -3,6 +3,7 @@
 Defaults give a working local portal (SQLite, file-system storage, Redis on localhost). For
 production see the README's "Production settings" section.
 """
+import shlex
 from pathlib import Path
 
 import environ
@@ -179,6 +180,10 @@ RQ_QUEUES = {
 # fails a deploy whose lease is older than AIRDOCK_DEPLOY_LEASE_SECONDS ("worker lost").
 AIRDOCK_DEPLOY_HEARTBEAT_SECONDS = env.float("AIRDOCK_DEPLOY_HEARTBEAT_SECONDS", default=10)
 AIRDOCK_DEPLOY_LEASE_SECONDS = env.int("AIRDOCK_DEPLOY_LEASE_SECONDS", default=45)
+# At most this many deploys of one organization run at once (0: no limit); the others wait QUEUED,
+# put back at the end of the queue every AIRDOCK_ORG_DEFER_SECONDS, so one tenant never takes every worker.
+AIRDOCK_ORG_CONCURRENT_DEPLOYS = env.int("AIRDOCK_ORG_CONCURRENT_DEPLOYS", default=2)
+AIRDOCK_ORG_DEFER_SECONDS = env.float("AIRDOCK_ORG_DEFER_SECONDS", default=1.0)
 # Notifications may go to this machine's own addresses (a local receiver; off in production).
 AIRDOCK_NOTIFY_ALLOW_LOOPBACK = env.bool("AIRDOCK_NOTIFY_ALLOW_LOOPBACK", default=False)
 CHANNEL_LAYERS = {
@@ -194,6 +199,19 @@ AIRDOCK_REGISTRY = env.str("AIRDOCK_REGISTRY", default="127.0.0.1:5000")
 AIRDOCK_REGISTRY_PASSWORD = env.str("AIRDOCK_REGISTRY_PASSWORD", default="") or _secret("registry.password")
 AIRDOCK_REGISTRY_USERNAME = env.str("AIRDOCK_REGISTRY_USERNAME", default="airdock" if AIRDOCK_REGISTRY_PASSWORD else "")
 AIRDOCK_REGISTRY_INSECURE = env.bool("AIRDOCK_REGISTRY_INSECURE", default=True)
+# Retention (manage.py airdock_prune, and hourly by the reaper `make run` starts): a deploy that ended
+# more than AIRDOCK_RETENTION_DAYS ago and is not among its deployment's last
+# AIRDOCK_RETENTION_KEEP_DEPLOYS successful ones loses its log and uploaded archive, and the image (in
+# the engine and the registry) and DAG bundle that no kept deploy, and nothing running, uses.
+AIRDOCK_RETENTION_DAYS = env.int("AIRDOCK_RETENTION_DAYS", default=30)
+AIRDOCK_RETENTION_KEEP_DEPLOYS = env.int("AIRDOCK_RETENTION_KEEP_DEPLOYS", default=10)
+AIRDOCK_PRUNE_EVERY_SECONDS = env.int("AIRDOCK_PRUNE_EVERY_SECONDS", default=3600)
+# The registry's garbage collection, run after a prune deleted images (empty: none; a registry of
+# your own collects its garbage itself). By default that of the registry `make services` runs.
+_REGISTRY_CONFIG = SERVICES_SECRETS.parent / "registry.yml"
+AIRDOCK_REGISTRY_GC_COMMAND = shlex.split(env.str(
+    "AIRDOCK_REGISTRY_GC_COMMAND",
+    default=shlex.join(["docker-registry", "garbage-collect", str(_REGISTRY_CONFIG)]) if _REGISTRY_CONFIG.exists() else ""))
 
 # Astro Runtime images: each Runtime version a Dockerfile names resolves to a local image of that
 # version (AIRDOCK_RUNTIME_IMAGE:<version>), built on first use from the shared base image and the

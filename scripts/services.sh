@@ -58,7 +58,8 @@ secret() {  # secret NAME: a random password, made once, readable by root only
 # The key that encrypts secrets in the portal's database (with DJANGO_SECRET_KEY): back it up
 secret field.key >/dev/null
 
-# Redis: a password (set on a running server too; CONFIG SET needs no restart)
+# Redis: a password, and persistence (an append-only file, synced every second), so queued deploys
+# survive a restart; both set on a running server too (CONFIG SET needs no restart)
 REDIS_PASSWORD=$(secret redis.password)
 rcli() { REDISCLI_AUTH="$REDIS_PASSWORD" redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
 if rcli ping 2>/dev/null | grep -q PONG; then
@@ -67,11 +68,14 @@ if rcli ping 2>/dev/null | grep -q PONG; then
     rcli config set requirepass "$REDIS_PASSWORD" >/dev/null 2>&1
     log "redis: password set (it answered without one)"
   fi
+  if [ "$(rcli config get appendonly 2>/dev/null | tail -n 1)" != yes ]; then
+    rcli config set appendonly yes >/dev/null 2>&1 && log "redis: persistence turned on (append-only file)"
+  fi
 elif redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>&1 | grep -qE "NOAUTH|WRONGPASS"; then
   die "a Redis on 127.0.0.1:$REDIS_PORT has a password Airdock does not know: put it in $SECRETS/redis.password, or set AIRDOCK_REDIS_PORT"
 else
   redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --daemonize yes --dir "$STATE/redis" \
-    --save '' --appendonly no --logfile "$STATE/logs/redis.log" --requirepass "$REDIS_PASSWORD"
+    --save '' --appendonly yes --appendfsync everysec --logfile "$STATE/logs/redis.log" --requirepass "$REDIS_PASSWORD"
   wait_for redis 15 rcli ping
   log "redis started on 127.0.0.1:$REDIS_PORT"
 fi
@@ -148,7 +152,8 @@ fi
     iptables -C INPUT -i "$iface" $rule -j DROP 2>/dev/null || iptables -I INPUT -i "$iface" $rule -j DROP
   done
 done
-# Registry: htpasswd authentication; deletes off (garbage collection runs offline)
+# Registry: htpasswd authentication; deletes on, for retention (manage.py airdock_prune deletes old
+# images' manifests, then runs its garbage collection while no deploy pushes)
 REGISTRY_PASSWORD=$(secret registry.password)
 htpasswd -Bbn airdock "$REGISTRY_PASSWORD" >"$SECRETS/registry.htpasswd.new" 2>/dev/null
 if ! [ -s "$SECRETS/registry.htpasswd" ] || ! htpasswd -vb "$SECRETS/registry.htpasswd" airdock "$REGISTRY_PASSWORD" >/dev/null 2>&1; then
@@ -164,7 +169,7 @@ storage:
   filesystem:
     rootdirectory: $STATE/registry
   delete:
-    enabled: false
+    enabled: true
 auth:
   htpasswd:
     realm: airdock
@@ -186,7 +191,7 @@ else
   registry_up && die "a registry Airdock did not start answers on 127.0.0.1:$REGISTRY_PORT; stop it or set AIRDOCK_REGISTRY_PORT"
   setsid nohup docker-registry serve "$STATE/registry.yml" >"$STATE/logs/registry.log" 2>&1 < /dev/null &
   wait_for registry 30 registry_up
-  log "registry started on 127.0.0.1:$REGISTRY_PORT (htpasswd authentication, deletes off)"
+  log "registry started on 127.0.0.1:$REGISTRY_PORT (htpasswd authentication)"
 fi
 
 # S3-compatible server (moto, from the project's virtualenv)

@@ -1,17 +1,24 @@
 """The image registry: push a built image (with the configured credentials) and ask whether the
-registry still holds a digest. Both go through the Docker engine, which speaks to the registry."""
+registry still holds a digest (both through the Docker engine, which speaks to the registry);
+delete an old image's manifest and collect the garbage (retention)."""
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Callable
 
 import docker.errors
+import requests
 import requests.exceptions
+from django.conf import settings
 
 from .engine import DockerError, LineSink, client, registry_auth
 
 
 class PushError(DockerError):
     pass
+
+
+GC_FLAG = "airdock:registry-gc"  # set (in Redis) while the registry's garbage collection runs
 
 
 def image_push(
@@ -61,3 +68,35 @@ def registry_check(reference: str) -> None:
         client().api.inspect_distribution(reference, auth_config=auth)
     except docker.errors.APIError as exc:
         raise PushError(f"The registry no longer has {reference}: {exc.explanation or exc}") from exc
+
+
+def manifest_delete(repository: str, digest: str) -> bool:
+    """Delete `repository@digest` from Airdock's registry (its tags go with it; the layers stay until
+    garbage collection); False when it was not there. Needs the registry's deletes turned on."""
+    host, _, name = repository.partition("/")
+    scheme = "http" if settings.AIRDOCK_REGISTRY_INSECURE else "https"
+    auth = registry_auth(repository)
+    try:
+        answer = requests.delete(f"{scheme}://{host}/v2/{name}/manifests/{digest}", timeout=30,
+                                 auth=(auth["username"], auth["password"]) if auth else None)
+    except requests.exceptions.RequestException as exc:
+        raise PushError(f"Cannot reach the registry to delete {repository}@{digest}: {exc}") from exc
+    if answer.status_code == 404:
+        return False
+    if answer.status_code == 405:
+        raise PushError(f"The registry refuses deletes ({repository}@{digest}): turn on storage.delete.enabled in its configuration.")
+    if answer.status_code >= 300:
+        raise PushError(f"The registry refused to delete {repository}@{digest}: HTTP {answer.status_code} {answer.text[:200]}")
+    return True
+
+
+def garbage_collect(command: list[str]) -> str:
+    """Run the registry's garbage collection (e.g. `docker-registry garbage-collect CONFIG`): the layers
+    no manifest names any more are removed from its storage. Returns what it printed last."""
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=3600, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PushError(f"The registry's garbage collection could not run ({' '.join(command)}): {exc}") from exc
+    if done.returncode:
+        raise PushError(f"The registry's garbage collection failed: {(done.stderr or done.stdout).strip()[-400:]}")
+    return (done.stdout.strip().splitlines() or [""])[-1]

@@ -34,3 +34,15 @@ def get(key: str) -> bytes:
             return fh.read()
     except Exception as exc:
         raise StorageError(f"Cannot read {key}: {exc}") from exc
+
+
+def delete(key: str) -> bool:
+    """Remove what is stored at `key`; False when nothing was there."""
+    storage = _bundles()
+    try:
+        if not storage.exists(key):
+            return False
+        storage.delete(key)
+        return True
+    except Exception as exc:
+        raise StorageError(f"Cannot delete {key}: {exc}") from exc

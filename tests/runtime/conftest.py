@@ -4,7 +4,7 @@ Airflow. An agent-facing portal (a live server on the swarm's gateway bridge) an
 Bringing a deployment up takes minutes, so the scenarios share running deployments: the fixtures
 here live for the whole package (its database rows, its storage, its settings, the deployments of
 `lines`), and the scenario modules' tests run in order, each one step of a deployment's life
-(test_scenarios.py, then test_scenarios_operate.py)."""
+(test_scenarios.py, test_scenarios_operate.py, then test_scenarios_restart.py)."""
 import os
 import time
 from types import SimpleNamespace

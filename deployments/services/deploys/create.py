@@ -297,6 +297,10 @@ def deployment_rollback(
         raise Invalid(f"Deploy {deploy_id} is not a deploy of {deployment.name}.")
     if target.state != State.SUCCEEDED:
         raise Invalid(f"Deploy {target.pk} did not succeed ({target.get_state_display().lower()}); roll back to one that did.")
+    if target.pruned_at:
+        raise Invalid(f"Deploy {target.pk} was pruned on {target.pruned_at:%Y-%m-%d} (retention keeps the last "
+                      f"{settings.AIRDOCK_RETENTION_KEEP_DEPLOYS} successful deploys and those of the last "
+                      f"{settings.AIRDOCK_RETENTION_DAYS} days): its image or DAG bundle may be gone. Roll back to a newer deploy.")
     image = _last_succeeded_with(deployment, target, "image_digest")
     bundle = _last_succeeded_with(deployment, target, "dag_bundle_version")
     if image is None:
@@ -327,6 +331,9 @@ def deployment_rollback(
 def deploy_redeploy(*, deploy: Deploy, user: AbstractBaseUser | None) -> Deploy:
     """Deploy an earlier deploy's uploaded project again ("trigger a build")."""
     if not deploy.archive:
+        if deploy.pruned_at:
+            raise Invalid(f"Deploy {deploy.pk} was pruned on {deploy.pruned_at:%Y-%m-%d}: its uploaded project is gone "
+                          f"(AIRDOCK_RETENTION_DAYS). Upload the project again.")
         raise Invalid(f"Deploy {deploy.pk} has no uploaded project to build again.")
     return deploy_create(
         deployment=deploy.deployment, user=user, kind=deploy.kind, image_name=deploy.image_name,

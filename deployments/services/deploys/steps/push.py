@@ -1,6 +1,7 @@
 """PUSHING: push the image to the deployment's repository under a new tag; record its digest."""
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
@@ -12,9 +13,12 @@ from ....integrations import engine, registry
 from ..context import RunContext
 from .retry import with_retries
 
+logger = logging.getLogger(__name__)
+
 
 def push(ctx: RunContext) -> None:
     deployment, deploy = ctx.deployment, ctx.deploy
+    _wait_while_the_registry_collects_garbage(ctx)
     repository = f"{settings.AIRDOCK_REGISTRY}/{deployment.workspace.organization.slug}/deployment-{deployment.pk}"
     tag = f"deploy-{timezone.now():%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
     ctx.log(f"Pushing {repository}:{tag}")
@@ -37,3 +41,20 @@ def push(ctx: RunContext) -> None:
     ctx.log(f"Pushed {repository}:{tag} ({digest})")
     if ctx.image.startswith("airdock-build/"):  # the local build tag is not left for others to name
         engine.image_remove(ctx.image)
+
+
+def _wait_while_the_registry_collects_garbage(ctx: RunContext) -> None:
+    """Called once the deploy is PUSHING (retention's garbage collection looks for such deploys
+    after setting its flag): wait while the flag is set, at most the hour it lives."""
+    import django_rq
+
+    try:
+        redis = django_rq.get_connection("deploys")
+        said = False
+        while redis.exists(registry.GC_FLAG):
+            if not said:
+                ctx.log("Waiting for the registry's garbage collection to end before pushing")
+                said = True
+            time.sleep(2)
+    except Exception:  # noqa: BLE001 - without Redis no collection can be running either
+        logger.warning("cannot ask whether the registry collects garbage", exc_info=True)
