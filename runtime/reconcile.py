@@ -103,11 +103,23 @@ def _converge(deployment: Deployment, renew) -> str:
     return f"changed {', '.join(changed)}" if changed else "in sync"
 
 
+def _interrupted(task: dict) -> bool:
+    """A migration task stopped by something other than the migration: Swarm took it back before it
+    ran, its container vanished, or it was killed (an engine stopping sends SIGTERM, then SIGKILL)."""
+    return ("no longer meets constraints" in task["error"] or "No such container" in task["error"]
+            or task["exit_code"] in (None, 137, 143) or task["state"] in ("orphaned", "shutdown", "rejected"))
+
+
 def _migrate(job: swarm.ServiceSpec, renew) -> str:
     """Run `airflow db migrate` of the new image once, to completion; return an error or ""."""
     existing = swarm.service_get(job.name)
     if existing is not None and existing.attrs["Spec"]["Labels"].get(swarm.SPEC_LABEL) != job.digest():
         _job_remove(job)  # an earlier image's job
+    elif existing is not None:
+        tasks = swarm.service_tasks(job.name)
+        if tasks and not any(t["state"] == "complete" for t in tasks) and all(
+                t["state"] in ("failed", "rejected", "orphaned", "shutdown") and _interrupted(t) for t in tasks):
+            _job_remove(job)  # a pass cut short (the engine restarted mid-migration): this pass migrates again
     swarm.service_apply(job)
     deadline = time.monotonic() + settings.AIRDOCK_RUNTIME_MIGRATE_TIMEOUT
     retried = False
@@ -116,8 +128,8 @@ def _migrate(job: swarm.ServiceSpec, renew) -> str:
         if any(t["state"] == "complete" for t in tasks):
             return ""
         failed = [t for t in tasks if t["state"] in ("failed", "rejected")]
-        if failed and "no longer meets constraints" in failed[0]["error"] and not retried:
-            retried = True  # Swarm took the task back before it ran (not the migration's failure): once more
+        if failed and _interrupted(failed[0]) and not retried:
+            retried = True  # not the migration's own failure: once more
             _job_remove(job)
             swarm.service_apply(job)
             continue
