@@ -18,6 +18,7 @@ from pathlib import Path
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 from django.conf import settings
 
 from portal.errors import AirdockError
@@ -149,7 +150,9 @@ def image_build(
     """Build `context_dir` (honouring its .dockerignore) and return the image id.
 
     The engine's own output streams to on_line. Raise BuildError on a failed step and StepTimeout
-    when the build runs longer than `timeout` seconds. The runtime images' own scripts print the
+    when the build runs longer than `timeout` seconds (checked at each line, and, for a step that
+    prints nothing, by the read timeout: at most `timeout` later). Closing the stream cancels the
+    build in the engine. The runtime images' own scripts print the
     cause of a failure on lines starting "ERROR:"; those lead the BuildError's message.
     """
     api = client(timeout=timeout).api
@@ -168,7 +171,7 @@ def image_build(
             path=str(context_dir), tag=tag, rm=True, forcerm=True, pull=False, decode=True,
             network_mode=settings.AIRDOCK_BUILD_NETWORK, buildargs=buildargs or None,
             container_limits={"memory": memory, "memswap": -1}, dockerfile=dockerfile, target=target,
-            labels=labels or None,
+            labels=labels or None, timeout=timeout,  # a read timeout: a silent step (sleep, a hung download)
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -186,7 +189,7 @@ def image_build(
                 raise BuildError(f"The image build failed: {message}")
             if time.monotonic() > deadline:
                 raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.")
-    except requests.exceptions.ReadTimeout as exc:
+    except (requests.exceptions.ReadTimeout, urllib3.exceptions.ReadTimeoutError) as exc:  # the latter while streaming
         raise StepTimeout(f"The image build took longer than {timeout} s (AIRDOCK_BUILD_TIMEOUT) and was stopped.") from exc
     except docker.errors.APIError as exc:
         raise BuildError(f"The image build failed: {exc.explanation or exc}") from exc

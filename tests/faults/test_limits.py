@@ -1,8 +1,10 @@
-"""Faults: tenant code over Airdock's limits. A build step over its memory limit, and a DAG that
-hangs at import, fail the deploy naming the limit (and the setting that sets it); nothing is
-activated."""
+"""Faults: tenant code over Airdock's limits. A build step over its memory or time limit, and a DAG
+that hangs at import, fail the deploy naming the limit (and the setting that sets it); nothing is
+activated, and a build stopped for time leaves no container running."""
 import io
+import time
 
+import docker
 import pytest
 
 from deployments.models import Deploy, Deployment
@@ -37,3 +39,21 @@ def test_a_build_over_its_memory_limit_fails_naming_the_limit(alice, deployment,
     assert made.state == Deploy.State.FAILED
     assert "killed, most likely for memory: a build may use 256 MiB (AIRDOCK_BUILD_MEMORY)" in made.error
     assert Deployment.objects.get(pk=deployment.pk).current_deploy_id is None
+
+
+def test_a_build_over_its_time_limit_fails_naming_the_limit_and_is_stopped(alice, deployment, tmp_path, settings):
+    settings.AIRDOCK_BUILD_TIMEOUT = 20
+    root = make_project(tmp_path / "p")
+    (root / "Dockerfile").write_text((root / "Dockerfile").read_text() + "RUN sleep 3601\n")
+    made = run(deployment, alice, root)
+    assert made.state == Deploy.State.FAILED
+    assert "The image build took longer than 20 s (AIRDOCK_BUILD_TIMEOUT) and was stopped." in made.error
+    assert made.steps.get(name=Deploy.State.BUILDING).state == "FAILED"
+    assert Deployment.objects.get(pk=deployment.pk).current_deploy_id is None
+    engine = docker.from_env()
+    for _ in range(30):  # the engine cancels the build once its client is gone
+        if not [c for c in engine.containers.list() if "sleep 3601" in " ".join(c.attrs["Config"].get("Cmd") or [])]:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError("the build's container still runs `sleep 3601`")
