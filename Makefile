@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export VENV
 
-.PHONY: run test test-faults venv services runtime-image migrate worker clean
+.PHONY: run test test-faults bench bench-smoke venv services runtime-image migrate worker clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,13 @@ FAULTS := tests/faults tests/deploys/test_lease.py tests/deploys/test_lifecycle.
 test-faults: venv services runtime-image
 	scripts/test.sh $(FAULTS)
 	AIRDOCK_TEST_ON_POSTGRES=1 scripts/test.sh $(FAULTS)
+
+# How fast a change reaches running Airflow (bench/): tables in docs/benchmarks.md.
+bench: venv services runtime-image
+	scripts/bench.sh
+
+bench-smoke: venv services runtime-image
+	scripts/bench.sh --smoke
 
 clean:
 	rm -rf $(VENV) var

@@ -3,7 +3,7 @@ is built from the user's memberships (tenancy.selectors) or the token's scope.""
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db.models import Max, OuterRef, QuerySet, Subquery
+from django.db.models import Max, OuterRef, Q, QuerySet, Subquery
 
 from tenancy.models import Organization, Workspace
 from tenancy.selectors import (  # noqa: F401 - the access questions views ask, in one place
@@ -49,12 +49,17 @@ def _with_latest_attempt(deployments: QuerySet[Deployment]) -> QuerySet[Deployme
     )
 
 
-def dashboard_deployments(user: AbstractBaseUser) -> QuerySet[Deployment]:
-    """Every deployment the user can see, with what the dashboard shows, in a bounded number of queries."""
+def dashboard_deployments(user: AbstractBaseUser, *, search: str = "", status: str = "") -> QuerySet[Deployment]:
+    """The deployments the user can see (named or in a workspace named like `search`, in `status`),
+    with what the dashboard shows, in a bounded number of queries."""
+    found = deployments_for_user(user)
+    if search:
+        found = found.filter(Q(name__icontains=search) | Q(workspace__name__icontains=search))
+    if status in Deployment.Status.values:
+        found = found.filter(status=status)
     return _with_latest_attempt(
-        deployments_for_user(user)
-        .select_related("workspace__organization", "current_deploy")
-        .order_by("workspace__organization__name", "workspace__name", "name")
+        found.select_related("workspace__organization", "current_deploy")
+        .order_by("workspace__organization__name", "workspace__name", "name", "pk")
     )
 
 

@@ -189,7 +189,9 @@ AIRDOCK_NOTIFY_ALLOW_LOOPBACK = env.bool("AIRDOCK_NOTIFY_ALLOW_LOOPBACK", defaul
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        # channels-redis waits for a socket's next message with a 5-second BZPOPMIN; redis-py's own
+        # read timeout is 5 s too, and an idle page's socket lost that race (closed with 1011).
+        "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30, "socket_connect_timeout": 5}]},
     }
 }
 

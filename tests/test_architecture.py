@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("portal", "tenancy", "deployments", "airdock_cli", "runtime")
+PACKAGES = ("portal", "tenancy", "deployments", "airdock_cli", "runtime", "bench")
 MAX_LINES = 400
 
 
@@ -117,6 +117,8 @@ def forbidden(module: str, target: str) -> str | None:
         return "swarm talks to the engine: plain data in and out, no models"
     if module.startswith(("tenancy", "deployments", "runtime")) and target == "portal.urls":
         return "apps do not import the URL conf"
+    if target.startswith("bench") and not module.startswith("bench"):
+        return "the benchmarks drive the portal from outside; nothing of the portal imports them"
     return FORBIDDEN.get((layer(module), layer(target)))
 
 

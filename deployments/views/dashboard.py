@@ -1,20 +1,33 @@
 """The dashboard (every deployment the user can see) and a workspace's page."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from tenancy.selectors import organizations_for_user, workspace_members
 
 from .. import selectors
+from ..models import Deployment
+
+
+DASHBOARD_PAGE = 50  # deployments a dashboard page shows
 
 
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
+    """The deployments the user can see, DASHBOARD_PAGE at a time, found by name or workspace (?q=)
+    and status (?status=)."""
+    query = {"q": request.GET.get("q", "").strip()[:100], "status": request.GET.get("status", "")}
+    found = selectors.dashboard_deployments(request.user, search=query["q"], status=query["status"])
+    page = Paginator(found, DASHBOARD_PAGE).get_page(request.GET.get("page"))
     return render(request, "deployments/dashboard.html", {
-        "deployments": selectors.dashboard_deployments(request.user),
+        "deployments": page.object_list, "page": page, "query": query, "statuses": Deployment.Status.choices,
         "organizations": organizations_for_user(request.user),
+        "query_string": urlencode({k: v for k, v in query.items() if v}),
     })
 
 

@@ -116,3 +116,34 @@ def test_the_webhook_secret_is_write_only_and_git_urls_are_checked_when_saved(cl
     assert refused.status_code == 200 and "are not allowed here" in refused.content.decode()
     deployment.refresh_from_db()
     assert deployment.git_url == "https://git.example.com/acme/etl.git"
+
+
+def test_the_dashboard_shows_fifty_deployments_a_page_found_by_name_and_status_in_the_same_queries(client, alice, workspace):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from deployments.models import Deployment
+    from tests import factories
+
+    def counted(path: str) -> tuple[int, str]:
+        with CaptureQueriesContext(connection) as captured:
+            page = client.get(path)
+        assert page.status_code == 200
+        return len(captured.captured_queries), page.content.decode()
+
+    client.force_login(alice)
+    for i in range(5):
+        factories.DeploymentFactory(workspace=workspace, name=f"etl-{i:02d}", status=Deployment.Status.HEALTHY)
+    few, _ = counted("/")
+    for i in range(5, 60):
+        factories.DeploymentFactory(workspace=workspace, name=f"etl-{i:02d}", status=Deployment.Status.HEALTHY)
+    factories.DeploymentFactory(workspace=workspace, name="ml-train", status=Deployment.Status.UNHEALTHY)
+    many, first = counted("/")
+    assert many == few  # constant in the number of deployments shown
+    assert "etl-49" in first and "etl-50" not in first and "Deployments 1–50 of 61" in first and "page=2" in first
+    _, second = counted("/?page=2")
+    assert "etl-50" in second and "ml-train" in second and "etl-49" not in second
+    _, found = counted("/?q=ml-")
+    assert "ml-train" in found and "etl-01" not in found
+    _, unhealthy = counted("/?status=UNHEALTHY")
+    assert "ml-train" in unhealthy and "etl-01" not in unhealthy

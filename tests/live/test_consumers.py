@@ -190,3 +190,26 @@ def test_no_websocket_frame_carries_a_secret_variable(client, alice, deployment)
         assert not any(value in frame for frame in frames)
 
     async_to_sync(scenario)()
+
+
+def test_a_socket_idle_for_longer_than_the_layers_poll_still_gets_the_next_event(client, bob, deployment):
+    """channels-redis polls the group's queue with a 5-second BZPOPMIN; redis-py's default socket
+    timeout is also 5 s, and the two raced: an idle page's socket died with 1011 (found by the
+    live-logs benchmark). The layer's connections wait longer than its poll."""
+    import asyncio
+
+    deploy = factories.DeployFactory(deployment=deployment, state=Deploy.State.BUILDING)
+    cookie = session_cookie(client, bob)
+
+    async def scenario():
+        ws = communicator(f"/ws/deploys/{deploy.pk}/?after=0", cookie)
+        connected, _ = await ws.connect()
+        assert connected
+        await ws.receive_json_from(timeout=5)  # the state snapshot
+        await asyncio.sleep(12)  # two polls and more with nothing to say
+        await sync_to_async(events.deploy_log)(deploy.pk, [await sync_to_async(deploy.log_lines.create)(seq=1, text="after a pause")])
+        log = await ws.receive_json_from(timeout=10)
+        assert log["lines"][0]["text"] == "after a pause"
+        await ws.disconnect()
+
+    async_to_sync(scenario)()

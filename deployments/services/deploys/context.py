@@ -38,9 +38,12 @@ class RunContext:
     def open(cls, deploy: Deploy) -> Iterator[RunContext]:
         root = Path(tempfile.mkdtemp(prefix=f"{states.TEMP_PREFIX}{deploy.pk}-"))
         (root / "project").mkdir()
+        ctx = cls(deploy=deploy, root=root)
+        ctx.log.start_flushing()
         try:
-            yield cls(deploy=deploy, root=root)
+            yield ctx
         finally:
+            ctx.log.stop_flushing()
             shutil.rmtree(root, ignore_errors=True)
 
     @property

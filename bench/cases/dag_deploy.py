@@ -1,0 +1,80 @@
+"""DAG-only deploys to a running Airflow 3 deployment, of projects with 10 and 200 DAG files:
+request → accepted → bundle stored → every running component reporting the new bundle → the new
+DAG visible in Airflow's API (through the portal). Beside it, the raw work up to "bundle stored",
+measured in the same run: `tar -czf` of dags/, the same bytes put to the same S3 server, and the
+same parse (a DagBag of the folder) in the same image."""
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from ..harness import Table, ratio, repeat, seconds, verdict, with_spread
+from ..projects import make_project, pack
+from ..running import Running, wait
+from ..world import BUCKET
+
+PARSE = "from airflow.models.dagbag import DagBag; bag = DagBag('/dags', include_examples=False); assert not bag.import_errors, bag.import_errors"
+
+
+def raw_floor(root: Path, image: str, work: Path) -> dict[str, float]:
+    """The work that cannot be avoided, by hand: pack, store, parse."""
+    import boto3
+    from django.conf import settings
+
+    archive = work / "dags.tar.gz"
+    start = time.perf_counter()
+    subprocess.run(["tar", "-czf", str(archive), "-C", str(root), "dags"], check=True)
+    packed = time.perf_counter()
+    s3 = boto3.client("s3", endpoint_url=settings.S3_OPTIONS["endpoint_url"], region_name="us-east-1")
+    s3.put_object(Bucket=BUCKET, Key=f"raw/{time.time_ns()}.tar.gz", Body=archive.read_bytes())
+    stored = time.perf_counter()
+    subprocess.run(["docker", "run", "--rm", "--network", "none", "-v", f"{root / 'dags'}:/dags:ro", image, "python", "-c", PARSE],
+                   check=True, capture_output=True)
+    parsed = time.perf_counter()
+    return {"tar": packed - start, "s3": stored - packed, "parse": parsed - stored, "raw": parsed - start}
+
+
+def one(running: Running, size: int, version: list[int], work: Path) -> dict[str, float]:
+    from deployments.models import Deploy, DeployStep
+
+    version[0] += 1
+    root = make_project(work / f"p{size}-{version[0]}", dags=size, version=str(version[0]))
+    archive = pack(root)
+    start = time.monotonic()
+    made = running.world.api("POST", f"/deployments/{running.id}/deploys", data={"kind": "dags"},
+                             files={"archive": ("p.tar.gz", archive)})
+    accepted = time.monotonic() - start
+    running.ended(made["id"])
+    deploy = Deploy.objects.get(pk=made["id"])
+    upload = DeployStep.objects.get(deploy=deploy, name=Deploy.State.UPLOADING_DAGS)
+    # the deploy's own clock (the database's times) from its creation, plus the request's way in
+    stored = (upload.finished_at - deploy.created_at).total_seconds() + accepted
+    wait(lambda: running.serving_bundles() == {deploy.dag_bundle_version}, timeout=300, what="every component on the new bundle")
+    reported = time.monotonic() - start
+    wait(lambda: running.dag_visible(f"pipeline_000_v{version[0]}"), timeout=300, what="the new DAG in Airflow", every=0.5)
+    visible = time.monotonic() - start
+    image = f"{deploy.deployment.desired_image_repository}@{deploy.deployment.desired_image_digest}"
+    floor = raw_floor(root, image, work)
+    return {"accepted": accepted, "stored": stored, "reported": reported, "visible": visible, "after_stored": visible - stored,
+            **floor}
+
+
+def run(world, *, smoke: bool = False) -> Table:
+    work = Path(tempfile.mkdtemp(prefix="airdock-bench-dags-"))
+    running = world.running(3)
+    version = [0]
+    table = Table("DAG-only deploy to a running Airflow 3 deployment", [
+        "DAG files", "accepted", "bundle stored", "every component on it", "new DAG in Airflow",
+        "raw: tar + S3 + parse", "stored / raw (target ≤ 1.15×)", "DAG visible after stored (target ≤ 10 s)"])
+    for size in ((10,) if smoke else (10, 200)):
+        found = repeat(lambda size=size: one(running, size, version, work), runs=1 if smoke else 3, warmup=0 if smoke else 1)
+        table.add(size, with_spread(found["accepted"]), with_spread(found["stored"]), with_spread(found["reported"]),
+                  with_spread(found["visible"]),
+                  f"{seconds(found['raw'])} ({seconds(found['tar'])} + {seconds(found['s3'])} + {seconds(found['parse'])})",
+                  verdict(ratio(found["stored"], found["raw"]), 1.15), verdict(found["after_stored"].median, 10, " s"))
+    table.notes.append("Times from the request; \"bundle stored\" is the end of the deploy's UPLOADING_DAGS step. Components "
+                       "fetch a new bundle when their agent next asks (no restart); the DAG processor then parses it.")
+    return table
+

@@ -1,0 +1,63 @@
+"""Astro projects for the benchmarks, laid out as `astro dev init` lays them out."""
+from __future__ import annotations
+
+import io
+import tarfile
+from pathlib import Path
+
+RUNTIME = {3: "astrocrpublic.azurecr.io/runtime:3.1-21", 2: "quay.io/astronomer/astro-runtime:12.12.0"}
+DAG = '''\
+from datetime import datetime
+
+from airflow.sdk import dag, task
+
+
+@dag(dag_id="{dag_id}", start_date=datetime(2025, 1, 1), schedule=None, catchup=False, tags=["bench"])
+def pipeline():
+    @task
+    def extract():
+        return list(range({n}))
+
+    @task
+    def load(rows):
+        return len(rows)
+
+    load(extract())
+
+
+pipeline()
+'''
+
+
+def dag(dag_id: str, n: int = 10, major: int = 3) -> str:
+    text = DAG.format(dag_id=dag_id, n=n)
+    return text if major >= 3 else text.replace("from airflow.sdk import dag, task", "from airflow.decorators import dag, task")
+
+
+def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "1", requirements: str = "") -> Path:
+    """A project with `dags` DAG files; `version` goes into each DAG id, so a new version is a new DAG."""
+    files = {
+        "Dockerfile": f"FROM {RUNTIME[major]}\n",
+        ".astro/config.yaml": "project:\n  name: bench\n",
+        ".dockerignore": "astro\n.git\n.env\nlogs/\n",
+        "requirements.txt": requirements,
+        "packages.txt": "",
+        "include/__init__.py": "",
+        "plugins/.gitkeep": "",
+    }
+    for i in range(dags):
+        files[f"dags/pipeline_{i:03d}.py"] = dag(f"pipeline_{i:03d}_v{version}", n=i, major=major)
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return root
+
+
+def pack(root: Path) -> bytes:
+    """An Astro project as the CLI uploads it: a .tar.gz of the folder."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for path in sorted(root.rglob("*")):
+            tar.add(path, arcname=str(path.relative_to(root)), recursive=False)
+    return buffer.getvalue()
