@@ -50,7 +50,7 @@ def test_it_filters_the_deploy_history_and_charts_durations(client, bob, deploym
     assert list(client.get(reverse("deployment_detail", args=[deployment.pk]), {"kind": "IMAGE_AND_DAGS"}).context["deploys"]) == [ok]
 
 
-def test_it_renders_a_dashboard_of_1000_deployments_in_a_bounded_number_of_queries(client, alice, workspace, django_assert_max_num_queries):
+def test_it_renders_a_page_of_a_dashboard_of_1000_deployments_in_a_bounded_number_of_queries(client, alice, workspace, django_assert_max_num_queries):
     workspaces = [workspace] + [factories.WorkspaceFactory(organization=workspace.organization) for _ in range(9)]
     Deployment.objects.bulk_create(
         Deployment(workspace=workspaces[i % 10], name=f"d{i}", desired_image_tag=f"deploy-{i}") for i in range(1000)
@@ -64,4 +64,4 @@ def test_it_renders_a_dashboard_of_1000_deployments_in_a_bounded_number_of_queri
     with django_assert_max_num_queries(8):
         page = client.get(reverse("dashboard"))
     assert page.status_code == 200
-    assert page.content.decode().count("<tr id=\"deployment-") == 1000
+    assert page.content.decode().count("<tr id=\"deployment-") == 50 and "Deployments 1–50 of 1000" in page.content.decode()
