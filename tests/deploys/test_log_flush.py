@@ -1,4 +1,4 @@
-"""A running deploy's log reaches the page within 50 ms of being written, even when
+"""A running deploy's log reaches the page within a tenth of a second of being written, even when
 nothing follows it (a build step that prints a line, then downloads for a minute): a thread of the
 log's own flushes it. A flush that finds the deploy cancelled stops the run at its next line."""
 import time

@@ -20,7 +20,7 @@ MAX_LINES = 50_000
 TAIL_LINES = 10_000  # of MAX_LINES, kept from the end of an overlong log
 
 
-FLUSH_SECONDS = 0.05  # a line waits at most this long for the page (batches of up to 200 lines meanwhile)
+FLUSH_SECONDS = 0.1  # a line waits at most this long for the page (batches of up to 200 lines meanwhile)
 
 
 class DeployLog:
