@@ -38,12 +38,9 @@ class RunContext:
     def open(cls, deploy: Deploy) -> Iterator[RunContext]:
         root = Path(tempfile.mkdtemp(prefix=f"{states.TEMP_PREFIX}{deploy.pk}-"))
         (root / "project").mkdir()
-        ctx = cls(deploy=deploy, root=root)
-        ctx.log.start_flushing()
         try:
-            yield ctx
+            yield cls(deploy=deploy, root=root)
         finally:
-            ctx.log.stop_flushing()
             shutil.rmtree(root, ignore_errors=True)
 
     @property

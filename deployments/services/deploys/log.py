@@ -5,11 +5,10 @@ line saying how many lines were left out between them."""
 from __future__ import annotations
 
 import collections
-import threading
 import time
 from collections.abc import Callable
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from ...models import Deploy, DeployLogChunk, DeployLogLine
@@ -20,17 +19,11 @@ MAX_LINES = 50_000
 TAIL_LINES = 10_000  # of MAX_LINES, kept from the end of an overlong log
 
 
-FLUSH_SECONDS = 0.1  # a line waits at most this long for the page (batches of up to 200 lines meanwhile)
-
-
 class DeployLog:
     def __init__(self, deploy: Deploy, *, on_flush: Callable[[list[DeployLogLine]], None] | None = None) -> None:
         self.deploy = deploy
         self.step = ""
         self.pending: list[DeployLogLine] = []
-        self.lock = threading.RLock()  # the writer's thread and the flusher's
-        self.failure: BaseException | None = None  # what a flush from the flusher's thread raised
-        self._stop: threading.Event | None = None
         self.seq = max(deploy.log_lines.aggregate(m=Max("seq"))["m"] or 0,
                        deploy.log_chunks.aggregate(m=Max("last_seq"))["m"] or 0)
         self.tail: collections.deque[tuple[str, str]] = collections.deque(maxlen=TAIL_LINES)
@@ -42,13 +35,6 @@ class DeployLog:
         self.write(text)
 
     def write(self, text: str) -> None:
-        with self.lock:
-            self._write(text)
-
-    def _write(self, text: str) -> None:
-        if self.failure is not None:
-            failure, self.failure = self.failure, None
-            raise failure
         for line in str(text).splitlines() or [""]:
             if len(line) > MAX_LINE:
                 line = line[:MAX_LINE] + " […]"
@@ -59,49 +45,20 @@ class DeployLog:
                 continue
             self.seq += 1
             self.pending.append(DeployLogLine(deploy=self.deploy, seq=self.seq, step=self.step, text=line))
-        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
             self.flush()
 
     def flush(self) -> None:
-        with self.lock:
-            self.last_flush = time.monotonic()
-            if not self.pending:
-                return
-            lines, self.pending = self.pending, []
-            DeployLogLine.objects.bulk_create(lines)
-            if self.on_flush:
-                self.on_flush(lines)
-
-    def start_flushing(self) -> None:
-        """Flush from a thread of its own every FLUSH_SECONDS, so a line written just before a long
-        silence (pip downloading, a slow build step) reaches the page at once, not with the next line."""
-        self._stop = stop = threading.Event()
-
-        def run() -> None:
-            try:
-                while not stop.wait(FLUSH_SECONDS):
-                    if self.pending and time.monotonic() - self.last_flush >= FLUSH_SECONDS:
-                        try:
-                            self.flush()
-                        except Exception as exc:  # noqa: BLE001 - raised in the writer's thread, at its next line
-                            self.failure = exc
-                            return
-            finally:
-                connection.close()  # this thread's own
-
-        threading.Thread(target=run, daemon=True, name=f"deploy-{self.deploy.pk}-log").start()
-
-    def stop_flushing(self) -> None:
-        if self._stop is not None:
-            self._stop.set()
+        self.last_flush = time.monotonic()
+        if not self.pending:
+            return
+        lines, self.pending = self.pending, []
+        DeployLogLine.objects.bulk_create(lines)
+        if self.on_flush:
+            self.on_flush(lines)
 
     def close(self) -> None:
-        """Stop the flusher; write the tail of an overlong log after a line saying how much was left out."""
-        self.stop_flushing()
-        with self.lock:
-            self._close()
-
-    def _close(self) -> None:
+        """Write the tail of an overlong log after a line saying how much was left out."""
         if self.dropped:
             self.seq += 1
             self.pending.append(DeployLogLine(
