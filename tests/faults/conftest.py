@@ -4,11 +4,15 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import django_rq
 import pytest
 from django.conf import settings
+from django.db import connection
 
 from tests.asgi import database_url
 
@@ -35,3 +39,24 @@ def start_worker(isolated_storage):
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=30)
+
+
+def run_watching(deploy, on_state: Callable[[str], None]) -> None:
+    """Run the queued `deploy` in a thread of its own, calling on_state with its state every 0.2 s
+    while it runs (where a test stops and starts a service); return once it has ended."""
+    from deployments.models import Deploy
+    from deployments.services import deploys
+
+    def execute() -> None:
+        try:
+            deploys.deploy_execute(deploy_id=deploy.pk)
+        finally:
+            connection.close()  # this thread's own: the test database is dropped afterwards
+
+    runner = threading.Thread(target=execute)
+    runner.start()
+    while runner.is_alive():
+        on_state(Deploy.objects.get(pk=deploy.pk).state)
+        time.sleep(0.2)
+    runner.join()
+    deploy.refresh_from_db()

@@ -3,18 +3,17 @@ of the S3 server of `make services` is turned off, as if it were stopped: moto w
 objects on a real restart). Off for a few seconds, it costs a retry and the deploy succeeds; off
 for good, the deploy fails naming the upload after its bounded attempts, and nothing is activated."""
 import io
-import threading
 import time
 from urllib.parse import urlsplit
 
 import boto3
 import pytest
 from django.conf import settings as django_settings
-from django.db import connection
 
 from deployments.models import Deploy, Deployment
 from deployments.selectors import deploy_log_text
 from deployments.services import deploys
+from tests.faults.conftest import run_watching
 from tests.faults.switch import Switch
 from tests.projects import make_project, pack
 
@@ -40,29 +39,19 @@ def deploy_cutting_s3(deployment, alice, root, s3: Switch, *, off_for: float | N
     """Run a deploy; cut S3 once it pushes (before its upload), and bring it back `off_for` seconds
     after the upload began (never, with None)."""
     made = deploys.deploy_create(deployment=deployment, user=alice, archive=io.BytesIO(pack(root)))
+    cut, off = [False], [off_for]
 
-    def execute() -> None:
-        try:
-            deploys.deploy_execute(deploy_id=made.pk)
-        finally:
-            connection.close()  # this thread's own
-
-    runner = threading.Thread(target=execute)
-    runner.start()
-    cut = False
-    while runner.is_alive():
-        state = Deploy.objects.get(pk=made.pk).state
-        if state == Deploy.State.PUSHING and not cut:
+    def on_state(state: str) -> None:
+        if state in (Deploy.State.PUSHING, Deploy.State.UPLOADING_DAGS) and not cut[0]:  # a push from cache is quick
             s3.off()
-            cut = True
-        if state == Deploy.State.UPLOADING_DAGS and off_for is not None:
-            time.sleep(off_for)
+            cut[0] = True
+        if state == Deploy.State.UPLOADING_DAGS and off[0] is not None:
+            time.sleep(off[0])
             s3.on()
-            off_for = None
-        time.sleep(0.2)
-    runner.join()
-    made.refresh_from_db()
-    assert cut, "the deploy never pushed"
+            off[0] = None
+
+    run_watching(made, on_state)
+    assert cut[0], "the deploy never reached its push"
     return made
 
 

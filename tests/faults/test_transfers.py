@@ -4,18 +4,17 @@ bounded attempts, and nothing is activated. (The registry is the one `make servi
 and started again by the test.)"""
 import io
 import subprocess
-import threading
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from deployments.models import Deploy, Deployment
 from deployments.selectors import deploy_log_text
 from deployments.services import deploys
+from tests.faults.conftest import run_watching
 from tests.projects import make_project, pack
 
 pytestmark = [pytest.mark.services, pytest.mark.django_db(transaction=True)]
@@ -57,28 +56,19 @@ def deploy_stopping_the_registry(deployment, alice, root, *, down_for: float | N
     """Run a deploy; stop the registry once it parses (before its push), and start it again
     `down_for` seconds after the push began (never, with None)."""
     made = deploys.deploy_create(deployment=deployment, user=alice, archive=io.BytesIO(pack(root)))
-    def execute() -> None:
-        try:
-            deploys.deploy_execute(deploy_id=made.pk)
-        finally:
-            connection.close()  # this thread's own: the test database is dropped afterwards
+    stopped, down = [False], [down_for]
 
-    runner = threading.Thread(target=execute)
-    runner.start()
-    stopped = False
-    while runner.is_alive():
-        state = Deploy.objects.get(pk=made.pk).state
-        if state == Deploy.State.PARSING and not stopped:
+    def on_state(state: str) -> None:
+        if state == Deploy.State.PARSING and not stopped[0]:
             stop_registry()
-            stopped = True
-        if state == Deploy.State.PUSHING and down_for is not None:
-            time.sleep(down_for)
+            stopped[0] = True
+        if state == Deploy.State.PUSHING and down[0] is not None:
+            time.sleep(down[0])
             start_registry()
-            down_for = None
-        time.sleep(0.2)
-    runner.join()
-    made.refresh_from_db()
-    assert stopped, "the deploy never parsed"
+            down[0] = None
+
+    run_watching(made, on_state)
+    assert stopped[0], "the deploy never parsed"
     return made
 
 
