@@ -44,7 +44,6 @@ def deploy_begin(deploy_id: int, worker: str = "") -> str:
     AIRDOCK_ORG_CONCURRENT_DEPLOYS deploys, so that one tenant's burst never takes every worker."""
     limit = settings.AIRDOCK_ORG_CONCURRENT_DEPLOYS
     organization = Deploy.objects.filter(pk=deploy_id).values_list("deployment__workspace__organization", flat=True).first()
-    now = timezone.now()
     with transaction.atomic():  # SQLite: BEGIN IMMEDIATE; PostgreSQL: the organization's row lock
         if limit and organization is not None:
             list(Organization.objects.select_for_update().filter(pk=organization).values_list("pk"))
@@ -53,6 +52,7 @@ def deploy_begin(deploy_id: int, worker: str = "") -> str:
             ).exclude(pk=deploy_id).count()
             if running >= limit:
                 return WAIT if Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).exists() else TAKEN
+        now = timezone.now()  # read under the lock: a deploy that ended while this one waited for it ended before
         begun = Deploy.objects.filter(pk=deploy_id, state=State.QUEUED, started_at__isnull=True).update(
             started_at=now, heartbeat_at=now, worker=worker[:200])
     return BEGUN if begun else TAKEN
@@ -83,8 +83,8 @@ def step_end(deploy: Deploy, step: DeployStep, state: str, message: str = "") ->
 
 def deploy_finish(deploy_id: int, state: str, error: str = "") -> bool:
     """Move an active deploy to a final state; mark its unfinished steps. False if it had ended."""
-    now = timezone.now()
     with transaction.atomic():
+        now = timezone.now()
         done = Deploy.objects.filter(pk=deploy_id, state__in=Deploy.ACTIVE_STATES).update(
             state=state, finished_at=now, error=error[:10_000]
         )
