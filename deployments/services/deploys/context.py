@@ -38,9 +38,12 @@ class RunContext:
     def open(cls, deploy: Deploy) -> Iterator[RunContext]:
         root = Path(tempfile.mkdtemp(prefix=f"{states.TEMP_PREFIX}{deploy.pk}-"))
         (root / "project").mkdir()
+        ctx = cls(deploy=deploy, root=root)
+        ctx.log.start_flushing()
         try:
-            yield cls(deploy=deploy, root=root)
+            yield ctx
         finally:
+            ctx.log.stop_flushing()
             shutil.rmtree(root, ignore_errors=True)
 
     @property
@@ -67,7 +70,7 @@ class RunContext:
 
     def _on_flush(self, lines: list) -> None:
         events.deploy_log(self.deploy.pk, lines)
-        if not states.deploy_is_active(self.deploy.pk):
+        if self.deploy.is_active and not states.deploy_is_active(self.deploy.pk):  # ended by another: stop
             raise states.Cancelled()
 
     def save(self, *fields: str) -> None:

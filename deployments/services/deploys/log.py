@@ -5,10 +5,12 @@ line saying how many lines were left out between them."""
 from __future__ import annotations
 
 import collections
+import logging
+import threading
 import time
 from collections.abc import Callable
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 
 from ...models import Deploy, DeployLogChunk, DeployLogLine
@@ -17,6 +19,9 @@ from ...models.deploy_log import CHUNK_LINES
 MAX_LINE = 4000
 MAX_LINES = 50_000
 TAIL_LINES = 10_000  # of MAX_LINES, kept from the end of an overlong log
+FLUSH_SECONDS = 0.05  # while lines come, one waits at most this long to be stored and published
+LONE_LINE_SECONDS = 0.2  # a line followed by silence (pip downloading) is flushed by the log's thread
+logger = logging.getLogger(__name__)
 
 
 class DeployLog:
@@ -30,11 +35,21 @@ class DeployLog:
         self.dropped = 0
         self.last_flush = time.monotonic()
         self.on_flush = on_flush
+        self.lock = threading.RLock()  # the writer's thread and the lone-line flusher's
+        self.raised: BaseException | None = None  # what on_flush raised in the flusher's thread (Cancelled)
+        self._stop: threading.Event | None = None
 
     def __call__(self, text: str) -> None:
         self.write(text)
 
     def write(self, text: str) -> None:
+        with self.lock:
+            if self.raised is not None:
+                raised, self.raised = self.raised, None
+                raise raised
+            self._write(text)
+
+    def _write(self, text: str) -> None:
         for line in str(text).splitlines() or [""]:
             if len(line) > MAX_LINE:
                 line = line[:MAX_LINE] + " […]"
@@ -45,20 +60,73 @@ class DeployLog:
                 continue
             self.seq += 1
             self.pending.append(DeployLogLine(deploy=self.deploy, seq=self.seq, step=self.step, text=line))
-        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > 0.5:
+        if len(self.pending) >= 200 or time.monotonic() - self.last_flush > FLUSH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
+        """Store the pending lines, then publish them (a page never sees a line it could not reload)."""
+        with self.lock:
+            lines = self._store()
+            if lines and self.on_flush:
+                self.on_flush(lines)
+
+    def _store(self) -> list[DeployLogLine]:
         self.last_flush = time.monotonic()
-        if not self.pending:
-            return
         lines, self.pending = self.pending, []
-        DeployLogLine.objects.bulk_create(lines)
-        if self.on_flush:
-            self.on_flush(lines)
+        if lines:
+            try:
+                DeployLogLine.objects.bulk_create(lines)
+            except BaseException:
+                self.pending[:0] = lines  # kept, in order, for the next flush
+                raise
+        return lines
+
+    def start_flushing(self) -> None:
+        """Flush a line that waits more than LONE_LINE_SECONDS from a thread of the log's own, so a
+        line written before a long silence reaches the page at once. Best effort, with its own
+        database connection: if the database keeps it waiting (SQLite's write lock held elsewhere)
+        it stops, and the writer's next line flushes as it always does. What on_flush raises there
+        (the deploy was cancelled) is raised in the writer's thread, at its next line."""
+        self._stop = stop = threading.Event()
+
+        def run() -> None:
+            try:
+                if connection.vendor == "sqlite":
+                    with connection.cursor() as cursor:
+                        cursor.execute("PRAGMA busy_timeout = 250")
+                while not stop.wait(LONE_LINE_SECONDS / 2):
+                    if not self.pending or time.monotonic() - self.last_flush < LONE_LINE_SECONDS:
+                        continue
+                    with self.lock:
+                        if stop.is_set():
+                            return
+                        try:
+                            lines = self._store()
+                        except Exception as exc:  # noqa: BLE001 - best effort; the writer flushes next
+                            logger.info("deploy %s: the log's flusher stops (%s)", self.deploy.pk, exc)
+                            return
+                        try:
+                            if lines and self.on_flush:
+                                self.on_flush(lines)
+                        except Exception as exc:  # noqa: BLE001 - the writer's to raise
+                            self.raised = exc
+                            return
+            finally:
+                connection.close()  # this thread's own
+
+        threading.Thread(target=run, daemon=True, name=f"deploy-{self.deploy.pk}-log").start()
+
+    def stop_flushing(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
 
     def close(self) -> None:
-        """Write the tail of an overlong log after a line saying how much was left out."""
+        """Stop the flusher; write the tail of an overlong log after a line saying how much was left out."""
+        self.stop_flushing()
+        with self.lock:
+            self._close()
+
+    def _close(self) -> None:
         if self.dropped:
             self.seq += 1
             self.pending.append(DeployLogLine(

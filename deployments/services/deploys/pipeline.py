@@ -129,7 +129,8 @@ def _run(ctx: RunContext) -> None:
         upgrades.readiness_enqueue(deploy=ctx.deploy)
     except states.Cancelled:
         ctx.log.step = ""
-        ctx.log("Deploy cancelled; nothing was changed.")
+        with contextlib.suppress(states.Cancelled):  # its flush finds the deploy ended, as it is
+            ctx.log("Deploy cancelled; nothing was changed.")
     except AirdockError as exc:  # a failed check, a refused build, push or upload: the user's message
         _fail(ctx, exc.message)
     except BaseException as exc:  # the job's time limit, a bug: still never left in progress
