@@ -159,7 +159,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
             "AIRDOCK_API_PROXY": f"api-server:{API_PORT}:{AGENT_PROXY_PORT}",
             # Only the deployment's own network reaches the API server; the portal's sign-in guards the UI.
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
         })
         if component == "api-server":
@@ -168,7 +168,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
         env.update({
             "AIRFLOW__WEBSERVER__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
             "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
-            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "3",
             "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
             "AIRFLOW__WEBSERVER__WORKERS": "2",
             "AIRFLOW__WEBSERVER__BASE_URL": f"{settings.AIRDOCK_PUBLIC_URL.rstrip('/')}{ui}",
