@@ -35,7 +35,8 @@ def dag(dag_id: str, n: int = 10, major: int = 3) -> str:
 
 
 def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "1", requirements: str = "") -> Path:
-    """A project with `dags` DAG files; `version` goes into each DAG id, so a new version is a new DAG."""
+    """A project with `dags` DAG files; `version` goes into the first one's DAG id, so a new version
+    is one new DAG and the other files are unchanged (as in a typical change)."""
     files = {
         "Dockerfile": f"FROM {RUNTIME[major]}\n",
         ".astro/config.yaml": "project:\n  name: bench\n",
@@ -46,7 +47,7 @@ def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "
         "plugins/.gitkeep": "",
     }
     for i in range(dags):
-        files[f"dags/pipeline_{i:03d}.py"] = dag(f"pipeline_{i:03d}_v{version}", n=i, major=major)
+        files[f"dags/pipeline_{i:03d}.py"] = dag(f"pipeline_{i:03d}" + (f"_v{version}" if i == 0 else ""), n=i, major=major)
     for name, text in files.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -42,7 +42,8 @@ def forget_runtime(version: str) -> None:
 def uv_by_hand(image: str, requirements: Path) -> float:
     start = time.perf_counter()
     subprocess.run(["docker", "run", "--rm", "-v", f"{requirements}:/tmp/requirements.txt:ro", "--user", "root", image,
-                    "uv", "pip", "install", "--no-cache", "-r", "/tmp/requirements.txt"], check=True, capture_output=True)
+                    "uv", "pip", "install", "--constraints", "/usr/local/airdock/constraints.txt", "-r", "/tmp/requirements.txt"],
+                   check=True, capture_output=True)
     return time.perf_counter() - start
 
 
@@ -78,6 +79,6 @@ def run(world, *, smoke: bool = False) -> Table:
         table.add(f"{pins} pinned requirements", with_spread(found["ours"]), f"`uv pip install`: {with_spread(found['uv'])}",
                   verdict(ratio(found["ours"], found["uv"]), 1.2), "")
     table.notes.append("Our build step is the deploy's BUILDING step (the project's Dockerfile with Astro's ONBUILD steps, "
-                       "requirements installed under the Runtime's constraints); by hand, `uv pip install -r` of the same "
-                       "file in a container of the same Runtime image, without a cache, as a fresh build is.")
+                       "requirements installed under the Runtime's constraints); by hand, `uv pip install --constraints … -r` "
+                       "of the same file in a fresh container of the same Runtime image (an empty cache, as a build has).")
     return table

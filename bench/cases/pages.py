@@ -65,6 +65,32 @@ def queries(client, path: str) -> int:
     return len(captured.captured_queries)
 
 
+def profile(client, path: str, runs: int = 20) -> tuple[float, float, float]:
+    """Where one request's time goes, in this process (no network): total and SQL milliseconds, and
+    the share of the total spent in template rendering (django.template's render)."""
+    import cProfile
+    import pstats
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    total = sql = 0.0
+    profiler = cProfile.Profile()
+    for _ in range(runs):
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            profiler.enable()
+            client.get(path)
+            profiler.disable()
+            total += time.perf_counter() - start
+        sql += sum(float(q["time"]) for q in captured.captured_queries)
+    stats = pstats.Stats(profiler)
+    rendering = max((cumulative for (file, _, name), (_, _, _, cumulative, _) in stats.stats.items()
+                     if name == "render" and file.endswith("django/template/base.py")), default=0.0)
+    profiled = sum(tt for (_, _, _, tt, _) in stats.stats.values()) or 1.0
+    return total / runs * 1000, sql / runs * 1000, rendering / profiled
+
+
 def load(url: str, cookie: dict, *, clients: int = 20, seconds: float = 10.0, warmup: float = 2.0) -> tuple[float, Sample]:
     """`clients` threads asking for `url` one after the other for `seconds` (after a warm-up):
     requests per second, and each request's latency."""
@@ -116,11 +142,19 @@ def run(world, *, smoke: bool = False) -> Table:
               f"{queries(small, '/')} with 10 deployments"),
              ("deployment page", f"/deployments/{big.pk}/", f"{big.deploys.count():,} deploys of it", queries(client, f"/deployments/{big.pk}/"),
               "")]
+    where = []
     for name, path, rows, count, beside in pages:
+        took, sql, rendering = profile(client, path, runs=5 if smoke else 20)
+        where.append(f"{name}: {took:.0f} ms per request in-process, {sql:.0f} ms of it in SQL, "
+                     f"about {rendering:.0%} of the profiled time in template rendering (the queries it runs included)")
         _, alone = load(world.portal.url + path, cookie, clients=1, seconds=2 if smoke else 5, warmup=1)
         rate, latency = load(world.portal.url + path, cookie, seconds=3 if smoke else 10, warmup=1 if smoke else 2)
         table.add(name, rows, f"{alone.p(50) * 1000:.0f} ms", f"{rate:.1f}", f"{latency.p(50) * 1000:.0f} ms", f"{latency.p(95) * 1000:.0f} ms",
                   verdict(latency.p(95) * 1000, 100, " ms"), f"{count}" + (f" ({beside})" if beside else ""))
+    table.notes.append("Where the time goes (cProfile and the queries' own times, in the bench process): " + "; ".join(where) + ". "
+                       "One daphne runs Django's views on one core at a time (the GIL), so 20 clients that ask again as soon as "
+                       "they are answered wait about 20 × the time of one request (Little's law): a p95 under 100 ms at 20 "
+                       "clients needs a page under 5 ms, or more web processes and cores.")
     table.notes.append(f"{DEPLOYMENTS if not smoke else 100} deployments in 10 workspaces of one organization, the user an owner of "
                        "all; the web process is one daphne (as `make run` serves it), on this machine's 2 cores with the clients.")
     return table
