@@ -77,21 +77,26 @@ def run(world, *, smoke: bool = False) -> Table:
     table = Table("Image deploy to the running Airflow 3 deployment", [
         "requirements", "request to SUCCEEDED", "build + push (ours)", "by hand: docker build + push", "ours / by hand (target ≤ 1.10×)",
         "layers pushed", "activation to HEALTHY (rollout)", "steps (median)"])
-    cases = [("unchanged (cache hit)", lambda k: ""), ("one changed", changed)]
-    for label, requirement in cases:
-        def action(label=label, requirement=requirement) -> dict[str, float]:
+    # No warm-up run: the deployment's first deploy (world.running) built this project's layers, so the
+    # engine's build cache is warm for ours and by hand alike. Each build changes a DAG file, as a code
+    # change does, so every deploy is a new image and rolls out.
+    cases = [("unchanged (cache hit)", lambda k: "", 0), ("one changed", changed, 0)]
+    for label, requirement, warmup in cases:
+        def action(requirement=requirement) -> dict[str, float]:
             k = n[0]
-            ours = make_project(work / f"ours-{k}", dags=10, requirements=requirement(k) + "\n")
-            hand = make_project(work / f"hand-{k}", dags=10, requirements=(requirement(k + 1) if requirement(k) else "") + "\n")
+            ours = make_project(work / f"ours-{k}", dags=10, version=f"{k}", requirements=requirement(k) + "\n")
+            hand = make_project(work / f"hand-{k}", dags=10, version=f"h{k}",
+                                requirements=(requirement(k + 1) if requirement(k) else "") + "\n")
             return one(world, running, ours, by_hand, hand, n)
 
-        found = repeat(action, runs=1 if smoke else 2, warmup=1)
+        found = repeat(action, runs=1 if smoke else 2, warmup=0 if smoke else warmup)
         steps = ", ".join(f"{s.lower()} {seconds(found[s])}" for s in STEPS)
         table.add(label, with_spread(found["total"]), with_spread(found["build_and_push"]), with_spread(found["hand"]),
                   verdict(ratio(found["build_and_push"], found["hand"]), 1.10), f"{found['layers_pushed'].median:.0f}",
                   with_spread(found["rollout"]), steps)
     table.notes.append("By hand: the same project (its FROM naming the same local Runtime image), `docker build` then "
-                       "`docker push` to the same registry, timed in the same run. \"One changed\": requirements.txt differs "
-                       "from every earlier build's (a small pinned package), so its install runs anew, ours and by hand alike.")
+                       "`docker push` to the same registry, timed in the same run. Every build changes one DAG file. \"One "
+                       "changed\": requirements.txt also differs from every earlier build's (a small pinned package), so its "
+                       "install runs anew, ours and by hand alike. The rollout is the deployment's: a migration job, then "
+                       "every component on the new image (start-first), until the portal says HEALTHY.")
     return table
-
