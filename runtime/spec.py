@@ -221,7 +221,8 @@ def desired(deployment: Deployment, creds: RuntimeCredentials, *, portal_url: st
         limits = component_resources(deployment.resources, deployment.worker_queues, name)
         return ServiceSpec(
             name=f"{prefix(deployment.pk)}-{name}", image=image, command=("python", AGENT_PATH, "--", *command),
-            labels={**labels(deployment, name), "io.airdock.deploy": str(deployment.current_deploy_id or "")},
+            # No deploy label: the task template would change with every deploy, and a DAG-only one restart them all.
+            labels=labels(deployment, name),
             env={**_airflow_env(deployment, major, name, portal_url), **plain}, network=net, aliases=aliases,
             secrets=airflow_secrets, configs=agent, tmpfs=("/tmp", SCRATCH), replicas=replicas,
             stop_grace_seconds=grace, cpu=float(limits["cpu"]), memory=int(limits["memory"]),

@@ -28,6 +28,21 @@ def test_plain_variables_are_in_each_components_environment_and_secret_ones_only
     assert name not in again.secrets  # a new value, a new secret (Swarm secrets cannot change): the components roll
 
 
+def test_a_dag_only_deploy_leaves_every_service_spec_as_it_was(workspace):
+    """A new DAG bundle reaches the components through their agents, never through Swarm: a spec that
+    changed with it (a label naming the current deploy did) would restart every component."""
+    deployment = factories.DeploymentFactory(
+        workspace=workspace, desired_image_repository="127.0.0.1:5000/acme/deployment-1",
+        desired_image_digest="sha256:" + "a" * 64, desired_airflow_version="3.1.8", desired_dag_bundle_version="1" * 64)
+    creds = RuntimeCredentials.objects.create(deployment=deployment)
+    before = {s.name: s.digest() for s in spec.desired(deployment, creds, portal_url="http://portal").services}
+    deployment.current_deploy = factories.DeployFactory(deployment=deployment, dag_bundle_version="2" * 64)
+    deployment.desired_dag_bundle_version = "2" * 64
+    deployment.save()
+    after = {s.name: s.digest() for s in spec.desired(deployment, creds, portal_url="http://portal").services}
+    assert after == before
+
+
 def test_airflow_2s_admin_user_takes_a_password_that_starts_with_a_dash(workspace, tmp_path):
     """A random password may start with "-": passed as --password=VALUE, argparse never takes it
     for an option (it did, one deployment in 64 could not migrate)."""
