@@ -73,6 +73,8 @@ def _component(name: str, expected: swarm.ServiceSpec | None, tasks: list[dict],
             continue
         if want_digest and digest != want_digest:
             problems.append(f"runs {digest[:19]}… not {want_digest[:19]}…{late}")
+        elif not task.get("current", True):
+            problems.append(f"runs its previous settings (Swarm is replacing it){late}")
         elif report is None or report.process != "running":
             problems.append("its agent has not reported yet" if report is None else (report.message or f"Airflow is {report.process}"))
         elif now - report.reported_at > heartbeat:

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from deployments import events
 from deployments.models import Deployment
+from deployments.services.rollouts import rollouts_applied, rollouts_pending
 
 from . import spec as specs
 from . import swarm
@@ -56,6 +57,7 @@ def _set_status(deployment: Deployment, status: str, reason: str) -> None:
 
 def reconcile(deployment_id: int) -> str:
     """Converge one deployment; return what was done, in a few words."""
+    pending = rollouts_pending(deployment_id)  # first: the deployment read next holds their settings
     deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
     if deployment is None:
         teardown(deployment_id)
@@ -67,6 +69,8 @@ def reconcile(deployment_id: int) -> str:
             return "another pass is running"
         try:
             done = _converge(deployment, renew=lock.reacquire)
+            if done != "migrations failed":
+                rollouts_applied(pending)
         except swarm.SwarmError as exc:
             _set_status(deployment, Deployment.Status.UNHEALTHY, f"The runtime cannot converge: {exc}")
             raise

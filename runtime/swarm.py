@@ -283,6 +283,7 @@ def service_tasks(name: str) -> list[dict]:
     service = service_get(name)
     if service is None:
         return []
+    template = service.attrs["Spec"].get("TaskTemplate", {})
     out = []
     for task in service.tasks():
         status = task.get("Status", {})
@@ -292,6 +293,8 @@ def service_tasks(name: str) -> list[dict]:
             "error": status.get("Err", ""), "message": status.get("Message", ""),
             "since": status.get("Timestamp", ""),
             "image": task["Spec"]["ContainerSpec"]["Image"],
+            # Made from the service's current spec (its container and resources, as Swarm compares them)?
+            "current": all(task["Spec"].get(part) == template.get(part) for part in ("ContainerSpec", "Resources")),
             "container": status.get("ContainerStatus", {}).get("ContainerID", ""),
             "exit_code": status.get("ContainerStatus", {}).get("ExitCode"),
             "addresses": [address.split("/")[0] for attachment in task.get("NetworksAttachments") or []

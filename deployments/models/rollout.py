@@ -25,6 +25,7 @@ class Rollout(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.ROLLING)
     message = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True, help_text="When a reconcile pass gave it to Swarm.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

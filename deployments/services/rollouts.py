@@ -37,6 +37,19 @@ def rollout_start(*, deployment: Deployment, kind: str, summary: str, actor: Act
     return rollout
 
 
+def rollouts_pending(deployment_id: int) -> list[int]:
+    """The rollouts a reconcile pass is about to give to Swarm: read before the pass reads the
+    deployment, so that the settings it applies include each of them."""
+    return list(Rollout.objects.filter(deployment_id=deployment_id, state=Rollout.State.ROLLING, applied_at__isnull=True)
+                .values_list("pk", flat=True))
+
+
+def rollouts_applied(rollout_ids: list[int]) -> None:
+    """A reconcile pass gave these to Swarm: from now on the deployment's status tells whether they run."""
+    if rollout_ids:
+        Rollout.objects.filter(pk__in=rollout_ids, applied_at__isnull=True).update(applied_at=timezone.now())
+
+
 def rollouts_settle(deployment: Deployment, *, status: str, reason: str, running: int) -> list[Rollout]:
     """Finish the rollouts the deployment's observed state now answers; return those that changed.
     `running` is how many of its containers still run."""
@@ -50,7 +63,7 @@ def rollouts_settle(deployment: Deployment, *, status: str, reason: str, running
                 state, message = Rollout.State.DONE, "Every component is stopped."
         elif deployment.hibernating:
             continue  # applied at wake-up
-        elif status == Deployment.Status.HEALTHY:
+        elif status == Deployment.Status.HEALTHY and rollout.applied_at is not None:  # not healthy on the old settings
             state, message = Rollout.State.DONE, "Every component runs it."
         if state is None and status == Deployment.Status.UNHEALTHY and now - rollout.created_at > deadline:
             state, message = Rollout.State.FAILED, reason

@@ -62,8 +62,11 @@ def test_observation_settles_a_rollout_done_or_failed_past_the_deadline(deployme
     [failed] = rollouts.rollouts_settle(deployment, status=Deployment.Status.UNHEALTHY, reason="scheduler: down", running=3)
     assert failed.state == Rollout.State.FAILED and failed.message == "scheduler: down"
     deployment_services.deployment_update(deployment=deployment, worker_grace_period=700)
+    # Healthy, but on the old settings: no reconcile pass gave the change to Swarm yet.
+    assert rollouts.rollouts_settle(deployment, status=Deployment.Status.HEALTHY, reason="", running=3) == []
+    rollouts.rollouts_applied(rollouts.rollouts_pending(deployment.pk))
     [done] = rollouts.rollouts_settle(deployment, status=Deployment.Status.HEALTHY, reason="", running=3)
-    assert done.state == Rollout.State.DONE
+    assert done.state == Rollout.State.DONE and done.applied_at is not None
 
 
 def test_hibernate_and_wake_up_by_hand_are_audited_rollouts(deployment, reconciles, alice):

@@ -16,9 +16,10 @@ BUNDLE = "b" * 64
 SPEC = ServiceSpec(name="airdock-d1-scheduler", image=f"r/d@{NEW}", command=("airflow",), replicas=1, stop_grace_seconds=86400)
 
 
-def task(image=NEW, desired="running", state="running", node="n1", since="2026-12-01T11:00:00.123456789Z", ident="t1"):
+def task(image=NEW, desired="running", state="running", node="n1", since="2026-12-01T11:00:00.123456789Z", ident="t1",
+         current=True):
     return {"id": ident, "slot": 1, "node": node, "state": state, "desired": desired, "error": "", "message": "",
-            "since": since, "image": f"r/d@{image}", "container": "c", "exit_code": None, "addresses": []}
+            "since": since, "image": f"r/d@{image}", "container": "c", "exit_code": None, "addresses": [], "current": current}
 
 
 def report(ident="t1", bundle=BUNDLE, age=5, process="running"):
@@ -50,6 +51,17 @@ def test_a_component_on_an_old_image_is_starting_then_unhealthy_past_the_deadlin
     assert stuck["reason"] == f"runs {OLD[:19]}… not {NEW[:19]}… for 11 min"
     status, reason = status_of([stuck], Deployment(pk=1))
     assert status == Deployment.Status.UNHEALTHY and reason == f"scheduler: runs {OLD[:19]}… not {NEW[:19]}… for 11 min"
+
+
+@override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
+def test_a_task_made_from_the_services_previous_spec_is_still_rolling_out_though_healthy():
+    """A settings change (an environment variable, resources) keeps the image and bundle: the task
+    is the old one until Swarm has replaced it, and the deployment is DEPLOYING meanwhile."""
+    [rolling] = observe_one([task(current=False)], [report()], started_ago=30, health={"scheduler": {"status": "healthy"}})
+    assert rolling["state"] == "starting" and rolling["reason"] == "runs its previous settings (Swarm is replacing it)"
+    assert status_of([rolling], Deployment(pk=1))[0] == Deployment.Status.DEPLOYING
+    [stuck] = observe_one([task(current=False)], [report()], started_ago=660)
+    assert stuck["state"] == "unhealthy" and stuck["reason"].endswith("for 11 min")
 
 
 @override_settings(AIRDOCK_RUNTIME_HEARTBEAT_TIMEOUT=90, AIRDOCK_RUNTIME_ROLLOUT_DEADLINE=600)
