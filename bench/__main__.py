@@ -41,6 +41,9 @@ def main() -> int:
     import django
 
     django.setup()
+    import logging
+
+    logging.getLogger("axes").setLevel(logging.WARNING)  # a line per sign-in of the bench's clients: noise here
     portal = worlds.Portal(env)
     started = time.monotonic()
     tables, failed = [], []

@@ -84,7 +84,7 @@ def run(world, *, smoke: bool = False) -> Table:
     for label, requirement, warmup in cases:
         def action(requirement=requirement) -> dict[str, float]:
             k = n[0]
-            ours = make_project(work / f"ours-{k}", dags=10, version=f"{k}", requirements=requirement(k) + "\n")
+            ours = make_project(work / f"ours-{k}", dags=10, version=f"img{k}", requirements=requirement(k) + "\n")
             hand = make_project(work / f"hand-{k}", dags=10, version=f"h{k}",
                                 requirements=(requirement(k + 1) if requirement(k) else "") + "\n")
             return one(world, running, ours, by_hand, hand, n)
