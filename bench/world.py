@@ -147,6 +147,7 @@ class World:
         self.workspace = tenancy.workspace_create(organization=self.org, name="Pipelines")
         self.token = tokens.token_create(organization=self.org, role=WorkspaceMembership.Role.OWNER, name="bench")[1]
         self._running: dict[int, object] = {}
+        self.image_rollouts: dict[int, list[float]] = {}  # Airflow line -> activation to HEALTHY of image deploys
 
     def running(self, major: int):
         """The bench's running deployment of this Airflow line (brought up on first use)."""

@@ -70,7 +70,10 @@ def run(world, *, smoke: bool = False) -> Table:
         "DAG files", "accepted", "bundle stored", "every component on it", "new DAG in Airflow",
         "raw: tar + S3 + parse", "stored / raw (target ≤ 1.15×)", "DAG visible after stored (target ≤ 10 s)"])
     for size in ((10,) if smoke else (10, 200)):
-        found = repeat(lambda size=size: one(running, size, version, work), runs=1 if smoke else 3, warmup=0 if smoke else 1)
+        # 10 files: the deployment's bring-up deployed them, a warm-up of its own; 200: the first deploy adds 190
+        # new files, which the DAG processor parses once, a warm-up run that is dropped.
+        runs, warmup = (1, 0) if smoke else (3, 0) if size == 10 else (2, 1)
+        found = repeat(lambda size=size: one(running, size, version, work), runs=runs, warmup=warmup)
         table.add(size, with_spread(found["accepted"]), with_spread(found["stored"]), with_spread(found["reported"]),
                   with_spread(found["visible"]),
                   f"{seconds(found['raw'])} ({seconds(found['tar'])} + {seconds(found['s3'])} + {seconds(found['parse'])})",

@@ -90,6 +90,7 @@ def run(world, *, smoke: bool = False) -> Table:
             return one(world, running, ours, by_hand, hand, n)
 
         found = repeat(action, runs=1 if smoke else 2, warmup=0 if smoke else warmup)
+        world.image_rollouts.setdefault(3, []).extend(found["rollout"].values)  # the footprint table's, for Airflow 3
         steps = ", ".join(f"{s.lower()} {seconds(found[s])}" for s in STEPS)
         table.add(label, with_spread(found["total"]), with_spread(found["build_and_push"]), with_spread(found["hand"]),
                   verdict(ratio(found["build_and_push"], found["hand"]), 1.10), f"{found['layers_pushed'].median:.0f}",
