@@ -46,7 +46,7 @@ def main() -> int:
     logging.getLogger("axes").setLevel(logging.WARNING)  # a line per sign-in of the bench's clients: noise here
     portal = worlds.Portal(env)
     started = time.monotonic()
-    tables, failed = [], []
+    tables, failed, took_by_case = [], [], []
     try:
         portal.start()
         world = worlds.World(portal)
@@ -55,12 +55,15 @@ def main() -> int:
         for name in args.only or (SMOKE if args.smoke else CASES):
             case = importlib.import_module(f"bench.cases.{name}")
             print(f"bench: {name} …", flush=True)
+            began = time.monotonic()
             try:
                 table = case.run(world, smoke=args.smoke)
             except Exception:  # noqa: BLE001 - one case's failure is reported; the others still run
                 failed.append(name)
                 traceback.print_exc()
                 continue
+            finally:
+                took_by_case.append(f"{name} {time.monotonic() - began:.0f} s")
             print(table.markdown(), flush=True)
             tables.append(table)
     finally:
@@ -70,9 +73,13 @@ def main() -> int:
         except Exception:  # noqa: BLE001 - measured already; the next run cleans up
             traceback.print_exc()
     took = time.monotonic() - started
-    header = (f"# Benchmarks\n\nWritten by `make bench{'-smoke' if args.smoke else ''}` in {took / 60:.1f} minutes on "
+    from .harness import verdict
+
+    header = (f"# Benchmarks\n\nWritten by `make bench{'-smoke' if args.smoke else ''}` in {took / 60:.1f} minutes "
+              f"(target: under 15 minutes, {verdict(took / 60, 15, ' min')}) on "
               f"{machine()}.\nMedians over the runs after a warm-up, the spread (min–max) in brackets; every Airdock "
-              "figure beside its raw floor measured in the same run, as a ratio.\n\n")
+              "figure beside its raw floor measured in the same run, as a ratio. Time per case: "
+              + ", ".join(took_by_case) + " (a case that needs running Airflow brings it up first).\n\n")
     if args.out and not args.smoke:
         with open(args.out, "w") as out:
             out.write(header + "\n".join(t.markdown() for t in tables))
