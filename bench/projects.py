@@ -34,16 +34,18 @@ def dag(dag_id: str, n: int = 10, major: int = 3) -> str:
     return text if major >= 3 else text.replace("from airflow.sdk import dag, task", "from airflow.decorators import dag, task")
 
 
-def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "1", requirements: str = "") -> Path:
+def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "1", requirements: str = "",
+                 code: str = "") -> Path:
     """A project with `dags` DAG files; `version` goes into the first one's DAG id, so a new version
-    is one new DAG and the other files are unchanged (as in a typical change)."""
+    is one new DAG and the other files are unchanged (as in a typical change). `code` goes into
+    include/, which the image holds (the DAGs travel as a bundle): a new `code` is a new image."""
     files = {
         "Dockerfile": f"FROM {RUNTIME[major]}\n",
         ".astro/config.yaml": "project:\n  name: bench\n",
         ".dockerignore": "astro\n.git\n.env\nlogs/\n",
         "requirements.txt": requirements,
         "packages.txt": "",
-        "include/__init__.py": "",
+        "include/__init__.py": f"VERSION = {code!r}\n" if code else "",
         "plugins/.gitkeep": "",
     }
     for i in range(dags):

@@ -59,7 +59,8 @@ def image_rollout(world, running, n: list[int]) -> dict[str, float]:
     from ..projects import make_project, pack
 
     n[0] += 1
-    root = make_project(Path(tempfile.mkdtemp(prefix="airdock-bench-fp-")) / "p", dags=10, major=running.major, version=f"fp{n[0]}")
+    root = make_project(Path(tempfile.mkdtemp(prefix="airdock-bench-fp-")) / "p", dags=10, major=running.major, version=f"fp{n[0]}",
+                        code=f"footprint-{n[0]}-{time.time_ns()}")
     made = world.api("POST", f"/deployments/{running.id}/deploys", files={"archive": ("p.tar.gz", pack(root))})
     running.ended(made["id"], timeout=1200)
     running.healthy(timeout=900)

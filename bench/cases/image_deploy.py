@@ -78,14 +78,15 @@ def run(world, *, smoke: bool = False) -> Table:
         "requirements", "request to SUCCEEDED", "build + push (ours)", "by hand: docker build + push", "ours / by hand (target ≤ 1.10×)",
         "layers pushed", "activation to HEALTHY (rollout)", "steps (median)"])
     # No warm-up run: the deployment's first deploy (world.running) built this project's layers, so the
-    # engine's build cache is warm for ours and by hand alike. Each build changes a DAG file, as a code
-    # change does, so every deploy is a new image and rolls out.
+    # engine's build cache is warm for ours and by hand alike. Each build changes the code in include/ (the
+    # DAGs are not in the image: they travel as a bundle), so every deploy is a new image and rolls out.
     cases = [("unchanged (cache hit)", lambda k: "", 0), ("one changed", changed, 0)]
     for label, requirement, warmup in cases:
         def action(requirement=requirement) -> dict[str, float]:
             k = n[0]
-            ours = make_project(work / f"ours-{k}", dags=10, version=f"img{k}", requirements=requirement(k) + "\n")
-            hand = make_project(work / f"hand-{k}", dags=10, version=f"h{k}",
+            ours = make_project(work / f"ours-{k}", dags=10, version=f"img{k}", code=f"ours-{k}-{time.time_ns()}",
+                                requirements=requirement(k) + "\n")
+            hand = make_project(work / f"hand-{k}", dags=10, version=f"h{k}", code=f"hand-{k}-{time.time_ns()}",
                                 requirements=(requirement(k + 1) if requirement(k) else "") + "\n")
             return one(world, running, ours, by_hand, hand, n)
 
@@ -96,7 +97,8 @@ def run(world, *, smoke: bool = False) -> Table:
                   verdict(ratio(found["build_and_push"], found["hand"]), 1.10), f"{found['layers_pushed'].median:.0f}",
                   with_spread(found["rollout"]), steps)
     table.notes.append("By hand: the same project (its FROM naming the same local Runtime image), `docker build` then "
-                       "`docker push` to the same registry, timed in the same run. Every build changes one DAG file. \"One "
+                       "`docker push` to the same registry, timed in the same run. Every build changes the project's code "
+                       "(include/, in the image; its DAGs travel as a bundle). \"One "
                        "changed\": requirements.txt also differs from every earlier build's (a small pinned package), so its "
                        "install runs anew, ours and by hand alike. The rollout is the deployment's: a migration job, then "
                        "every component on the new image (start-first), until the portal says HEALTHY.")
