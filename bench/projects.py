@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+import re
 import tarfile
 from pathlib import Path
 
@@ -55,6 +56,12 @@ def make_project(root: Path, *, dags: int = 10, major: int = 3, version: str = "
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return root
+
+
+def on_local_runtime(root: Path) -> None:
+    """Point the project's FROM at the local Runtime image, as a user building by hand here would."""
+    dockerfile = root / "Dockerfile"
+    dockerfile.write_text(re.sub(r"^FROM \S+/runtime:(\S+)", r"FROM airdock/runtime:\1", dockerfile.read_text(), flags=re.MULTILINE))
 
 
 def pack(root: Path) -> bytes:

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..harness import Table, ratio, repeat, seconds, verdict, with_spread
-from ..projects import make_project, pack
+from ..projects import make_project, on_local_runtime, pack
 from .throughput import wait_ended
 
 FIRST_USE = "3.3-2"  # a Runtime version no test and no `make runtime-image` builds
@@ -50,8 +50,7 @@ def uv_by_hand(image: str, requirements: Path) -> float:
 
 def docker_build_by_hand(root: Path) -> float:
     """`docker build` of the same project as a user would run it (FROM naming the local Runtime image)."""
-    dockerfile = root / "Dockerfile"
-    dockerfile.write_text(re.sub(r"^FROM \S+/runtime:(\S+)", r"FROM airdock/runtime:\1", dockerfile.read_text(), flags=re.MULTILINE))
+    on_local_runtime(root)
     start = time.perf_counter()
     subprocess.run(["docker", "build", "-q", "-t", "airdock-bench/by-hand:requirements", "--build-arg",
                     "AIRDOCK_REQUIREMENTS_TIMEOUT=900", str(root)], check=True, capture_output=True)

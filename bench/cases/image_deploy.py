@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from ..harness import Table, ratio, repeat, seconds, verdict, with_spread
-from ..projects import make_project, pack
+from ..projects import make_project, on_local_runtime, pack
 
 STEPS = ("UNPACKING", "BUILDING", "PARSING", "PUSHING", "UPLOADING_DAGS", "ACTIVATING")
 PINS = ["six==1.16.0", "six==1.17.0"]  # a small package, so the changed layer is the change alone
@@ -37,8 +37,7 @@ class ByHand:
                        input=settings.AIRDOCK_REGISTRY_PASSWORD, text=True, env=self.env, check=True, capture_output=True)
 
     def build_and_push(self, root: Path, tag: str) -> dict[str, float]:
-        dockerfile = root / "Dockerfile"
-        dockerfile.write_text(re.sub(r"^FROM \S+/runtime:(\S+)", r"FROM airdock/runtime:\1", dockerfile.read_text(), flags=re.MULTILINE))
+        on_local_runtime(root)
         image = f"{self.registry}/bench/by-hand:{tag}"
         start = time.perf_counter()
         subprocess.run(["docker", "build", "-q", "-t", image, "--build-arg", "AIRDOCK_REQUIREMENTS_TIMEOUT=900", str(root)],
