@@ -29,18 +29,29 @@ logger = logging.getLogger(__name__)
 
 
 LOCK_SECONDS = 60
+LOCK_WAIT = 5  # seconds a pass waits for the lock, twice
+
+
+def _again_key(deployment_id: int) -> str:
+    return f"airdock:reconcile:{deployment_id}:again"
 
 
 @contextlib.contextmanager
 def _lock(deployment_id: int):
     """One pass per deployment at a time, across workers. The lock lives a minute and a long pass
-    renews it while it works, so one left by a killed pass is gone within a minute."""
-    lock = django_rq.get_connection("default").lock(
-        f"airdock:reconcile:{deployment_id}", timeout=LOCK_SECONDS, blocking_timeout=5,
-    )
+    renews it while it works, so one left by a killed pass is gone within a minute.
+
+    A pass asked for while another runs is not lost: it leaves word ("again") for the running one,
+    which passes once more before it lets go, so a change made during a pass (a new variable, a
+    rollout) reaches Swarm at once instead of at the next periodic reconcile. Word left just as the
+    running pass lets go finds the lock free on the second try."""
+    redis = django_rq.get_connection("default")
+    lock = redis.lock(f"airdock:reconcile:{deployment_id}", timeout=LOCK_SECONDS, blocking_timeout=LOCK_WAIT)
     if not lock.acquire():
-        yield None
-        return
+        redis.set(_again_key(deployment_id), 1, ex=LOCK_SECONDS * 10)
+        if not lock.acquire():
+            yield None
+            return
     try:
         yield lock
     finally:
@@ -55,26 +66,44 @@ def _set_status(deployment: Deployment, status: str, reason: str) -> None:
         events.deployment_changed(deployment)
 
 
+GONE = "deployment gone: removed what ran"
+MAX_PASSES = 5  # passes asked for during a pass, run at once; beyond, the periodic reconcile
+
+
 def reconcile(deployment_id: int) -> str:
     """Converge one deployment; return what was done, in a few words."""
-    pending = rollouts_pending(deployment_id)  # first: the deployment read next holds their settings
-    deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
-    if deployment is None:
-        teardown(deployment_id)
-        return "deployment gone: removed what ran"
-    if not deployment.desired_image_digest:
-        return "nothing to run yet"
     with _lock(deployment_id) as lock:
         if lock is None:
             return "another pass is running"
-        try:
-            done = _converge(deployment, renew=lock.reacquire)
-            if done != "migrations failed":
-                rollouts_applied(pending)
-        except swarm.SwarmError as exc:
-            _set_status(deployment, Deployment.Status.UNHEALTHY, f"The runtime cannot converge: {exc}")
-            raise
-    observe(deployment_id)
+        redis, passes = django_rq.get_connection("default"), []
+        while len(passes) < MAX_PASSES:
+            lock.reacquire()
+            redis.delete(_again_key(deployment_id))  # this pass reads everything asked for until now
+            passes.append(_pass(deployment_id, lock))
+            if passes[-1] in (GONE, "nothing to run yet") or not redis.exists(_again_key(deployment_id)):
+                break
+    done = next((d for d in passes if d != "in sync"), passes[-1])  # what was changed, when one of them changed things
+    if done == GONE:
+        teardown(deployment_id)  # outside the lock: it waits for containers to stop, up to 90 s
+    elif done != "nothing to run yet":
+        observe(deployment_id)
+    return done
+
+
+def _pass(deployment_id: int, lock) -> str:
+    pending = rollouts_pending(deployment_id)  # first: the deployment read next holds their settings
+    deployment = Deployment.objects.select_related("workspace__organization", "current_deploy").filter(pk=deployment_id).first()
+    if deployment is None:
+        return GONE
+    if not deployment.desired_image_digest:
+        return "nothing to run yet"
+    try:
+        done = _converge(deployment, renew=lock.reacquire)
+        if done != "migrations failed":
+            rollouts_applied(pending)
+    except swarm.SwarmError as exc:
+        _set_status(deployment, Deployment.Status.UNHEALTHY, f"The runtime cannot converge: {exc}")
+        raise
     return done
 
 
