@@ -127,6 +127,14 @@ class DeploymentSpec:
         return [*self.data, *self.airflow]
 
 
+# DAG files change only with a deploy, and a file whose modification time is newer than its last
+# parse is parsed at the processor's next turn (the agent keeps unchanged files' times): the interval
+# is for DAGs made from outside state. A pass over every file takes a while (200 files: about 35 s on
+# 2 cores), and a changed file waits for a pass under way, so a short interval keeps the processor
+# always busy. Users may set the variable themselves.
+UNCHANGED_FILES_PARSED_EVERY = "120"
+
+
 def _airflow_env(deployment: Deployment, major: int, component: str, portal_url: str) -> dict[str, str]:
     dags = f"{BUNDLE_ROOT}/current" if deployment.desired_dag_bundle_version else "/usr/local/airflow/dags"
     env = {
@@ -160,7 +168,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
             # Only the deployment's own network reaches the API server; the portal's sign-in guards the UI.
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "3",
-            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": UNCHANGED_FILES_PARSED_EVERY,
         })
         if component == "api-server":
             env["AIRDOCK_HEALTH_URL"] = f"http://127.0.0.1:{API_PORT}{ui}/api/v2/monitor/health"
@@ -169,7 +177,7 @@ def _airflow_env(deployment: Deployment, major: int, component: str, portal_url:
             "AIRFLOW__WEBSERVER__SECRET_KEY_CMD": "cat /run/secrets/jwt_secret",
             "AIRFLOW__API__AUTH_BACKENDS": "airflow.api.auth.backend.basic_auth",
             "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "3",
-            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": "10",
+            "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL": UNCHANGED_FILES_PARSED_EVERY,
             "AIRFLOW__WEBSERVER__WORKERS": "2",
             "AIRFLOW__WEBSERVER__BASE_URL": f"{settings.AIRDOCK_PUBLIC_URL.rstrip('/')}{ui}",
             # Behind the portal's sign-in, whoever may see the deployment uses its UI as an admin.
