@@ -176,6 +176,7 @@ RQ_QUEUES = {
     "deploys": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 3600},
     "notifications": {"URL": REDIS_URL, "DEFAULT_TIMEOUT": 60},
 }
+RQ = {"WORKER_CLASS": "portal.worker.Worker"}  # RQ's, with the object stores' clients made before it forks
 # A running deploy's worker renews its lease every AIRDOCK_DEPLOY_HEARTBEAT_SECONDS; the reaper
 # fails a deploy whose lease is older than AIRDOCK_DEPLOY_LEASE_SECONDS ("worker lost").
 AIRDOCK_DEPLOY_HEARTBEAT_SECONDS = env.float("AIRDOCK_DEPLOY_HEARTBEAT_SECONDS", default=10)
