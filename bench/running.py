@@ -61,13 +61,25 @@ class Running:
         return {c["running_dag_bundle_version"] for c in components
                 if c["name"] not in ("db", "broker") and c["state"] not in ("draining", "stopped")}
 
-    def dag_visible(self, dag_id: str) -> bool:
+    def _airflow(self, path: str) -> requests.Response | None:
+        """GET Airflow 3's API through the portal (None until it hands out a token)."""
         base = f"{self.world.portal.url}/deployments/{self.id}/airflow"
         token = self.session.get(f"{base}/auth/token", timeout=10)
         if not token.ok:  # Airflow 3 answers 201 with the token
-            return False
-        answer = self.session.get(f"{base}/api/v2/dags/{dag_id}", timeout=10,
-                                  headers={"Authorization": f"Bearer {token.json()['access_token']}"})
-        return answer.status_code == 200
+            return None
+        return self.session.get(f"{base}{path}", timeout=10, headers={"Authorization": f"Bearer {token.json()['access_token']}"})
+
+    def dag_visible(self, dag_id: str) -> bool:
+        answer = self._airflow(f"/api/v2/dags/{dag_id}")
+        return answer is not None and answer.status_code == 200
+
+    def dag_ids(self) -> set[str]:
+        found: set[str] = set()
+        while (answer := self._airflow(f"/api/v2/dags?limit=100&offset={len(found)}")) is not None and answer.ok:
+            page = {d["dag_id"] for d in answer.json()["dags"]}  # Airflow answers 100 at most
+            if not page - found:
+                break
+            found |= page
+        return found
 
 
