@@ -15,8 +15,8 @@ from django.views.decorators.http import require_GET, require_POST
 from deployments.models import Deployment
 from deployments.services import bundles, component_logs
 
+from . import jobs, swarm
 from . import spec as specs
-from . import swarm
 from .models import ComponentReport, RuntimeCredentials
 
 VERSION = re.compile(r"^[0-9a-f]{64}$")
@@ -110,17 +110,20 @@ def report(request: HttpRequest) -> JsonResponse:
     except (ValueError, KeyError, TypeError):
         return JsonResponse({"detail": "A report needs component and task_id."}, status=400)
     health = body.get("airflow_health") if isinstance(body.get("airflow_health"), dict) else {}
-    metrics = _metrics(body.get("metrics"), ComponentReport.objects.filter(deployment=deployment, task_id=task_id).first())
+    previous = ComponentReport.objects.filter(deployment=deployment, task_id=task_id).first()
+    metrics = _metrics(body.get("metrics"), previous)
+    bundle, process = str(body.get("dag_bundle_version", ""))[:64], body.get("process") if body.get("process") in PROCESS_STATES else "running"
     ComponentReport.objects.update_or_create(
         deployment=deployment, task_id=task_id,
         defaults={
             "component": component, "container": str(body.get("container", ""))[:128],
-            "dag_bundle_version": str(body.get("dag_bundle_version", ""))[:64],
-            "process": body.get("process") if body.get("process") in PROCESS_STATES else "running",
+            "dag_bundle_version": bundle, "process": process,
             "airflow_health": health if len(json.dumps(health)) <= 20000 else {},
             "message": str(body.get("message", ""))[:500], "reported_at": timezone.now(), "metrics": metrics,
         },
     )
+    if previous is None or (previous.dag_bundle_version, previous.process) != (bundle, process):
+        jobs.observe_soon(deployment.pk)  # a new bundle, a process started or ended: shown now, not at the watcher's next turn
     return JsonResponse({"ok": True})
 
 
