@@ -184,4 +184,4 @@ class World:
                                   timeout=120, **kwargs)
         if answer.status_code >= 400:
             raise RuntimeError(f"{method} {path}: {answer.status_code} {answer.text[:500]}")
-        return answer.json()
+        return answer.json() if answer.content else None

@@ -57,6 +57,8 @@ def run(world, *, smoke: bool = False) -> Table:
                                                     "request to end (median, max)", "running (median)"])
     table.add(count, 2, f"{asked:.1f} s", f"{took:.1f} s", f"{count / took * 60:.1f}", f"{each.median:.1f} s, {max(each.values):.1f} s",
               f"{running.median:.1f} s")
+    for deployment in made:  # gone, as a user deletes them: the later cases measure their own deployments alone
+        world.api("DELETE", f"/deployments/{deployment.pk}")
     table.notes.append("Each DAG-only deploy unpacks the upload, parses its 10 DAG files in the deployment's image (pulled by "
                        "digest) and stores the bundle in S3; `AIRDOCK_ORG_CONCURRENT_DEPLOYS` is 2, so both workers serve "
                        "the one organization.")
