@@ -66,14 +66,14 @@ def test_airflow_2s_admin_user_takes_a_password_that_starts_with_a_dash(workspac
 
 @pytest.mark.parametrize(("airflow", "key"), [
     ("3.1.8", "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL"), ("2.11.0", "AIRFLOW__SCHEDULER__MIN_FILE_PROCESS_INTERVAL")])
-def test_unchanged_dag_files_are_parsed_every_two_minutes_unless_the_user_says_otherwise(workspace, airflow, key):
-    """Changed files are parsed at once (their modification time); the interval is for DAGs made from
-    outside state, and a short one keeps a large project's processor parsing all the time."""
+def test_unchanged_dag_files_are_parsed_every_10_s_unless_the_user_says_otherwise(workspace, airflow, key):
+    """Changed files are parsed at their processor's next turn (their modification time); the interval
+    is for DAGs made from outside state, and the user may set another."""
     deployment = factories.DeploymentFactory(
         workspace=workspace, desired_image_repository="127.0.0.1:5000/acme/deployment-1",
         desired_image_digest="sha256:" + "a" * 64, desired_airflow_version=airflow)
     creds = RuntimeCredentials.objects.create(deployment=deployment)
     wanted = spec.desired(deployment, creds, portal_url="http://portal")
-    assert {s.env[key] for s in wanted.airflow} == {"120"}
-    variables.variable_set(deployment=deployment, key=key, value="30", is_secret=False)
-    assert {s.env[key] for s in spec.desired(deployment, creds, portal_url="http://portal").airflow} == {"30"}
+    assert {s.env[key] for s in wanted.airflow} == {"10"}
+    variables.variable_set(deployment=deployment, key=key, value="120", is_secret=False)
+    assert {s.env[key] for s in spec.desired(deployment, creds, portal_url="http://portal").airflow} == {"120"}
