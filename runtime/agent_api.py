@@ -112,7 +112,8 @@ def report(request: HttpRequest) -> JsonResponse:
     health = body.get("airflow_health") if isinstance(body.get("airflow_health"), dict) else {}
     previous = ComponentReport.objects.filter(deployment=deployment, task_id=task_id).first()
     metrics = _metrics(body.get("metrics"), previous)
-    bundle, process = str(body.get("dag_bundle_version", ""))[:64], body.get("process") if body.get("process") in PROCESS_STATES else "running"
+    bundle = str(body.get("dag_bundle_version", ""))[:64]
+    process = body.get("process") if body.get("process") in PROCESS_STATES else "running"
     ComponentReport.objects.update_or_create(
         deployment=deployment, task_id=task_id,
         defaults={

@@ -75,12 +75,12 @@ def reconcile(deployment_id: int) -> str:
     with _lock(deployment_id) as lock:
         if lock is None:
             return "another pass is running"
-        redis, passes = django_rq.get_connection("default"), []
+        passes: list[str] = []
         while len(passes) < MAX_PASSES:
             lock.reacquire()
-            redis.delete(_again_key(deployment_id))  # this pass reads everything asked for until now
+            lock.redis.delete(_again_key(deployment_id))  # this pass reads everything asked for until now
             passes.append(_pass(deployment_id, lock))
-            if passes[-1] in (GONE, "nothing to run yet") or not redis.exists(_again_key(deployment_id)):
+            if passes[-1] in (GONE, "nothing to run yet") or not lock.redis.exists(_again_key(deployment_id)):
                 break
     done = next((d for d in passes if d != "in sync"), passes[-1])  # what was changed, when one of them changed things
     if done == GONE:
