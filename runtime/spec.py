@@ -128,11 +128,12 @@ class DeploymentSpec:
 
 
 # How often unchanged DAG files are parsed again (a changed file, its modification time newer than
-# its last parse, skips the wait; the agent keeps unchanged files' times). A longer interval would
-# spare a large project's processor, but 120 s made a long task on a draining Airflow 3 worker fail
-# during an image rollout (tests/runtime/test_scenarios.py), so it stays short until that is
-# understood. Users may set the variable themselves.
-UNCHANGED_FILES_PARSED_EVERY = "10"
+# its last parse, skips the wait; the agent keeps unchanged files' times). A pass over 200 files
+# takes about 35 s on 2 cores: at 10 s the processor was always in a pass, and a deploy's changed
+# file waited for its end (docs/benchmarks.md). Users may set the variable themselves. (At 120 s a
+# long task on a draining Airflow 3.1 worker was run again: Airflow's own bug, apache/airflow#55004,
+# made likelier by a less busy machine; README, "Known Airflow issue".)
+UNCHANGED_FILES_PARSED_EVERY = "120"
 
 
 def _airflow_env(deployment: Deployment, major: int, component: str, portal_url: str) -> dict[str, str]:

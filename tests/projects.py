@@ -6,10 +6,11 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-# The Runtime version each sample project names, by Airflow line (both prebuilt by `make runtime-image`).
-RUNTIME_VERSIONS = {"3.1": "3.1-21", "2.10": "12.12.0"}
+# The Runtime version each sample project names, by Airflow line (all prebuilt by `make runtime-image`).
+RUNTIME_VERSIONS = {"3.1": "3.1-21", "3.2": "3.2-10", "2.10": "12.12.0"}
 RUNTIME_IMAGES = {
     "3.1": f"astrocrpublic.azurecr.io/runtime:{RUNTIME_VERSIONS['3.1']}",
+    "3.2": f"astrocrpublic.azurecr.io/runtime:{RUNTIME_VERSIONS['3.2']}",
     "2.10": f"quay.io/astronomer/astro-runtime:{RUNTIME_VERSIONS['2.10']}",
 }
 
@@ -89,7 +90,7 @@ def make_project(
         "packages.txt": packages,
         "README.md": "# sample project\n",
     }
-    for name, text in (dags if dags is not None else {"example_dag.py": GOOD_DAG_3 if line == "3.1" else GOOD_DAG_2}).items():
+    for name, text in (dags if dags is not None else {"example_dag.py": GOOD_DAG_3 if line.startswith("3.") else GOOD_DAG_2}).items():
         files[f"dags/{name}"] = text
     for name, text in (tests if tests is not None else {"test_dag_example.py": DAG_TEST}).items():
         files[f"tests/dags/{name}"] = text
