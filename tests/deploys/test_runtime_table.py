@@ -101,3 +101,14 @@ def test_pyenv_becomes_plain_instructions():
     assert done.warnings == ["PYENV snowpark asks for Python 3.8; this engine has Python 3.11, which the virtualenv uses."]
     with pytest.raises(Invalid, match="PYENV takes"):
         dockerfile_rewrite("FROM quay.io/astronomer/astro-runtime:12.12.0\nPYENV 3.11\n")
+
+
+@pytest.mark.parametrize("version, known", [("3.0.6", True), ("3.1.8", True), ("3.2.1", True), ("3.2.2", False),
+                                            ("3.3.2", False), ("2.10.5", False), ("", False), ("3.1.0rc1", False)])
+def test_airflow_versions_with_a_known_issue_are_named_with_the_fix(version, known):
+    from deployments.services.runtimes import airflow_known_issue
+
+    issue = airflow_known_issue(version)
+    assert bool(issue) is known
+    if known:
+        assert issue.startswith(f"Airflow {version} may run a task twice") and "apache/airflow#55004" in issue and "3.2-10" in issue

@@ -8,3 +8,16 @@ def airflow_change(before: str, after: str) -> str:
     if not before or not after or before.split(".")[0] == after.split(".")[0]:
         return ""
     return f"Airflow {before} → {after}"
+
+
+def airflow_known_issue(version: str) -> str:
+    """What a user of this Airflow version should know before an image of it runs (or "")."""
+    try:
+        parts = tuple(int(p) for p in version.split(".")[:3])
+    except ValueError:
+        return ""
+    if (3, 0, 0) <= parts < (3, 2, 2):
+        return (f"Airflow {version} may run a task twice when its scheduler is replaced (an image deploy, a settings "
+                "change, a crash) in the instant the task starts: apache/airflow#55004, fixed in Airflow 3.2.2 "
+                "(Astro Runtime 3.2-10). Give long tasks retries, or move to Runtime 3.2-10 or later.")
+    return ""

@@ -6,7 +6,7 @@ import json
 from django.conf import settings
 
 from ....integrations import containers
-from ...runtimes import airflow_change
+from ...runtimes import airflow_change, airflow_known_issue
 from ..context import CheckFailed, RunContext
 from .checks import (
     CHECK_DIR,
@@ -59,9 +59,12 @@ def parse(ctx: RunContext) -> None:
 
 
 def _note_airflow_change(ctx: RunContext) -> None:
-    """Say so when this deploy moves the deployment from one Airflow major version to another."""
+    """Say what to know of the image's Airflow version, and when this deploy moves the deployment from
+    one Airflow major version to another."""
     if ctx.deploy.kind == ctx.deploy.Kind.DAGS:
         return
+    if issue := airflow_known_issue(ctx.deploy.airflow_version):
+        ctx.log(f"NOTE: {issue}")
     change = airflow_change(ctx.deployment.desired_airflow_version, ctx.deploy.airflow_version)
     if change:
         ctx.deploy.airflow_change = change
