@@ -6,7 +6,13 @@ import re
 import tarfile
 from pathlib import Path
 
-RUNTIME = {3: "astrocrpublic.azurecr.io/runtime:3.1-21", 2: "quay.io/astronomer/astro-runtime:12.12.0"}
+# Airflow 3 on Runtime 3.2-10 (Airflow 3.2.2), the first without apache/airflow#55004 (README).
+RUNTIME = {3: "astrocrpublic.azurecr.io/runtime:3.2-10", 2: "quay.io/astronomer/astro-runtime:12.12.0"}
+
+
+def local_image(major: int) -> str:
+    """The local image the portal builds a project of this line on (FROM …/runtime:V → airdock/runtime:V)."""
+    return "airdock/runtime:" + RUNTIME[major].rsplit(":", 1)[1]
 DAG = '''\
 from datetime import datetime
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from ..harness import Table, ratio, repeat, seconds, verdict, with_spread
-from ..projects import make_project, on_local_runtime, pack
+from ..projects import local_image, make_project, on_local_runtime, pack
 from .throughput import wait_ended
 
 FIRST_USE = "3.3-2"  # a Runtime version no test and no `make runtime-image` builds
@@ -98,7 +98,7 @@ def run(world, *, smoke: bool = False) -> Table:
             project = make_project(work / f"requirements-{n[0]}", dags=3,
                                    requirements=requirements + f"\n# bench build {time.time_ns()}\n")
             ours = deploy(world, target, project)
-            found = {"ours": ours["build"], **profile(world, ours["id"]), "uv": uv_by_hand("airdock/runtime:3.1-21", project / "requirements.txt")}
+            found = {"ours": ours["build"], **profile(world, ours["id"]), "uv": uv_by_hand(local_image(3), project / "requirements.txt")}
             if n[0] == 1:  # context, not a target: one run (half a minute) is enough to say where the time goes
                 hand = make_project(work / f"by-hand-{n[0]}", dags=3, requirements=requirements + f"\n# by hand {time.time_ns()}\n")
                 found["docker_build"] = docker_build_by_hand(hand)

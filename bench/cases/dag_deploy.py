@@ -49,14 +49,15 @@ def one(running: Running, size: int, version: list[int], work: Path) -> dict[str
     accepted = time.monotonic() - start
     running.ended(made["id"])
     deploy = Deploy.objects.get(pk=made["id"])
-    steps = list(DeployStep.objects.filter(deploy=deploy, started_at__isnull=False).order_by("position"))
-    upload = next(s for s in steps if s.name == Deploy.State.UPLOADING_DAGS)
+    upload = DeployStep.objects.get(deploy=deploy, name=Deploy.State.UPLOADING_DAGS)
     # the deploy's own clock (the database's times) from its creation, plus the request's way in
     stored = (upload.finished_at - deploy.created_at).total_seconds() + accepted
-    # Where the time up to "stored" goes: the request, the wait for a worker, each step, the gaps between.
-    profile = {"queued": (steps[0].started_at - deploy.created_at).total_seconds(),
-               **{s.name: (s.finished_at - s.started_at).total_seconds() for s in steps if s.finished_at and s.position <= upload.position}}
-    profile["between"] = stored - accepted - profile["queued"] - sum(profile[s.name] for s in steps if s.position <= upload.position)
+    # Where the time up to "stored" goes: the request, the wait for a worker, each step, the gaps between
+    # (a successful deploy's steps up to UPLOADING_DAGS all ran to their end).
+    done = list(DeployStep.objects.filter(deploy=deploy, position__lte=upload.position, started_at__isnull=False).order_by("position"))
+    profile = {"queued": (done[0].started_at - deploy.created_at).total_seconds(),
+               **{s.name: (s.finished_at - s.started_at).total_seconds() for s in done}}
+    profile["between"] = stored - accepted - profile["queued"] - sum(profile[s.name] for s in done)
     # Each from the same start, watched side by side: neither waits for the other.
     checks = {"reported": lambda: running.serving_bundles() == {deploy.dag_bundle_version},
               "visible": lambda: running.dag_visible(f"pipeline_000_v{version[0]}")}
@@ -107,6 +108,7 @@ def run(world, *, smoke: bool = False) -> Table:
                        "for its end (about 35 s with 200 files here: at 10 s the processor was always in a pass). Each run "
                        "here starts once the files before it are parsed. \"Ours up to stored\": the upload request, the wait for a "
                        "worker (queued), each step (parsing: a container of the deployment's image with the project copied "
-                       "in, where the raw parse mounts dags/), and the database writes between steps.")
+                       "in, where the raw parse mounts dags/), and the database writes between steps; the request's end, after "
+                       "the deploy is made, counts in both the request and queued.")
     return table
 

@@ -104,7 +104,8 @@ def test_pyenv_becomes_plain_instructions():
 
 
 @pytest.mark.parametrize("version, known", [("3.0.6", True), ("3.1.8", True), ("3.2.1", True), ("3.2.2", False),
-                                            ("3.3.2", False), ("2.10.5", False), ("", False), ("3.1.0rc1", False)])
+                                            ("3.3.2", False), ("2.10.5", False), ("", False), ("3.1.0rc1", True),
+                                            ("3.1.8+local", True), ("3", False)])
 def test_airflow_versions_with_a_known_issue_are_named_with_the_fix(version, known):
     from deployments.services.runtimes import airflow_known_issue
 

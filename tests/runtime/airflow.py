@@ -15,7 +15,7 @@ from tests.projects import pack
 
 # Airflow 3 runs on 3.2: Airflow 3.0 and 3.1 may restart a task that started in the instant its
 # scheduler processed the task's queued event, once a new scheduler takes over (apache/airflow#55004,
-# fixed in 3.2.2); test_scenarios' draining worker met it (README, "Known Airflow issues").
+# fixed in 3.2.2); test_scenarios' draining worker met it (README, "Known Airflow issue").
 LINES = {  # Airflow line -> (Runtime line of tests.projects, REST API prefix, the API server component)
     3: ("3.2", "/api/v2", "api-server"),
     2: ("2.10", "/api/v1", "webserver"),

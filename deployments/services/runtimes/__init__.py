@@ -1,6 +1,7 @@
 """Astro Runtime versions: the table of what each version ships (`table`), how a Dockerfile's
 base image resolves to a local image (`resolve`, `dockerfile`), and building that image on first
 use (`images`)."""
+import re
 
 
 def airflow_change(before: str, after: str) -> str:
@@ -12,11 +13,8 @@ def airflow_change(before: str, after: str) -> str:
 
 def airflow_known_issue(version: str) -> str:
     """What a user of this Airflow version should know before an image of it runs (or "")."""
-    try:
-        parts = tuple(int(p) for p in version.split(".")[:3])
-    except ValueError:
-        return ""
-    if (3, 0, 0) <= parts < (3, 2, 2):
+    found = re.match(r"(\d+)\.(\d+)\.(\d+)", version or "")  # "3.1.8", "3.1.0rc1", "3.1.8+local"
+    if found and (3, 0, 0) <= tuple(int(n) for n in found.groups()) < (3, 2, 2):
         return (f"Airflow {version} may run a task twice when its scheduler is replaced (an image deploy, a settings "
                 "change, a crash) in the instant the task starts: apache/airflow#55004, fixed in Airflow 3.2.2 "
                 "(Astro Runtime 3.2-10). Give long tasks retries, or move to Runtime 3.2-10 or later.")
