@@ -115,12 +115,14 @@ def xcom(deployment_id: int, major: int, dag_id: str, run_id: str, task_id: str)
         return value  # a plain string
 
 
-def task_log(deployment_id: int, major: int, dag_id: str, run_id: str, ti: dict) -> str:
-    """The end of a task instance's log, as Airflow's API serves it (for a failing test's message)."""
+def task_log(deployment_id: int, major: int, dag_id: str, run_id: str, ti: dict, *, tail: int | None = 1500) -> str:
+    """A task instance's log as Airflow's API serves it: its end (for a failing test's message), or
+    all of it (`tail=None`; Airflow 3.2 writes each line with its logger, file and line number)."""
     query = f"?map_index={ti['map_index']}" if ti.get("map_index", -1) >= 0 else ""
     try:
         found = airflow_api(deployment_id, major, "GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/"
                             f"{ti['task_id']}/logs/{max(ti.get('try_number') or 1, 1)}{query}")
     except AssertionError as exc:
         return f"(no log: {exc})"[-500:]
-    return str(found.get("content", found))[-1500:]
+    text = str(found.get("content", found))
+    return text if tail is None else text[-tail:]
