@@ -11,8 +11,10 @@ RUNTIME = {3: "astrocrpublic.azurecr.io/runtime:3.2-10", 2: "quay.io/astronomer/
 
 
 def local_image(major: int) -> str:
-    """The local image the portal builds a project of this line on (FROM …/runtime:V → airdock/runtime:V)."""
-    return "airdock/runtime:" + RUNTIME[major].rsplit(":", 1)[1]
+    """The local image the portal builds a project of this line on, as the portal resolves it."""
+    from deployments.services.runtimes.resolve import resolve
+
+    return resolve(RUNTIME[major]).image
 DAG = '''\
 from datetime import datetime
 

@@ -109,6 +109,5 @@ def run(world, *, smoke: bool = False) -> Table:
                        "ratio: in the build, reading the list of packages requirements.txt moved out of the image (a "
                        "container made and removed) and the build context sent through the docker SDK; in the push, the "
                        "check that the registry is not collecting garbage, the progress sent to the browser and the "
-                       "build's local tag removed. With one changed requirement "
-                       "the same costs are lost in the install.")
+                       "build's local tag removed. With one changed requirement the same costs are lost in the install.")
     return table

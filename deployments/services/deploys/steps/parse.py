@@ -48,7 +48,7 @@ def parse(ctx: RunContext) -> None:
     deploy.parse_results = summary
     deploy.airflow_version = summary.get("airflow_version", "") or deploy.airflow_version
     ctx.save("parse_results", "airflow_version")
-    _note_airflow_change(ctx)
+    _note_airflow_version(ctx)
     failed = [f for f in summary["files"] if f["error"]]
     ctx.log(f"Parsed {len(summary['files'])} DAG files: {len(summary['dag_ids'])} DAGs, {len(failed)} import errors (Airflow {deploy.airflow_version}).")
     if failed:
@@ -58,7 +58,7 @@ def parse(ctx: RunContext) -> None:
         raise CheckFailed(f"{len(failed)} DAG file(s) failed to import: {details}")
 
 
-def _note_airflow_change(ctx: RunContext) -> None:
+def _note_airflow_version(ctx: RunContext) -> None:
     """Say what to know of the image's Airflow version, and when this deploy moves the deployment from
     one Airflow major version to another."""
     if ctx.deploy.kind == ctx.deploy.Kind.DAGS:
